@@ -1,0 +1,363 @@
+"""Elasticsearch hits -> Arrow record batches, plus the documents that could not be converted.
+
+Conversion is lossless or loud:
+
+- a value of the wrong shape is coerced when that loses nothing (numbers into a string
+  column, ``"200"`` into an int column as Elasticsearch's ``coerce`` does, a one-element
+  array into a scalar column);
+- values with no column (unmapped or dynamic fields, keys inside objects the mapping does
+  not know, several values in a scalar column) are kept as JSON in the ``_extra`` column;
+- a document that still cannot be converted (``"abc"`` in a long field indexed with
+  ``ignore_malformed``), or whose source is larger than ``max_doc_bytes``, is returned as a
+  :class:`Reject` with the reason, to be written to the window's quarantine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from .schema import EXTRA_COLUMN, ID_COLUMN, INDEX_COLUMN, FieldType, WindowSchema
+
+
+class Unfit(ValueError):
+    """A value cannot be stored in its column; the message names the field."""
+
+
+class _Moved:
+    """Marker: the value does not fit its column but is kept in ``_extra``."""
+
+
+MOVED = _Moved()
+
+Normalizer = Callable[[Any, str, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A document that goes to quarantine instead of the Parquet files."""
+
+    id: str
+    index: str
+    reason: str
+    source: Any
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _scalar_string(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v) if isinstance(v, float) else str(v)
+    return _json(v)
+
+
+def _norm_string(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    if type(v) is str:
+        return v
+    if isinstance(v, list):
+        if not v:
+            return None
+        if len(v) == 1 and not isinstance(v[0], dict | list):
+            return _norm_string(v[0], path, extra)
+        return _json(v)
+    return _scalar_string(v)
+
+
+def _norm_int(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    if type(v) is int:
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            try:
+                f = float(v)
+            except ValueError:
+                raise Unfit(f"field {path}: {v!r} is not an integer") from None
+            if f.is_integer():
+                return int(f)
+    if isinstance(v, list):
+        return _unwrap(v, path, extra, _norm_int)
+    raise Unfit(f"field {path}: {v!r} is not an integer")
+
+
+def _norm_float(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    if type(v) is float or type(v) is int:
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            raise Unfit(f"field {path}: {v!r} is not a number") from None
+    if isinstance(v, list):
+        return _unwrap(v, path, extra, _norm_float)
+    raise Unfit(f"field {path}: {v!r} is not a number")
+
+
+def _norm_bool(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    if type(v) is bool:
+        return v
+    if v in ("true", "false"):
+        return v == "true"
+    if v == "":
+        return False  # Elasticsearch indexes "" as false
+    if isinstance(v, list):
+        return _unwrap(v, path, extra, _norm_bool)
+    raise Unfit(f"field {path}: {v!r} is not a boolean")
+
+
+def _norm_decimal(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    if isinstance(v, list):
+        return _unwrap(v, path, extra, _norm_decimal)
+    try:
+        d = Decimal(str(v))
+    except InvalidOperation:
+        raise Unfit(f"field {path}: {v!r} is not an unsigned integer") from None
+    if d != d.to_integral_value() or d < 0 or d >= 2**64:
+        raise Unfit(f"field {path}: {v!r} is not an unsigned 64-bit integer")
+    return d
+
+
+def parse_timestamp_ms(v: Any, path: str) -> int:
+    """Milliseconds since the epoch from epoch millis or an ISO 8601 string."""
+    if type(v) is int:
+        return v
+    if isinstance(v, float):
+        return int(v)
+    if isinstance(v, str):
+        if v.lstrip("-").isdigit():
+            return int(v)
+        try:
+            dt = datetime.fromisoformat(v)
+        except ValueError:
+            raise Unfit(f"field {path}: {v!r} is not a date (epoch millis or ISO 8601)") from None
+        if dt.tzinfo is None:  # Elasticsearch reads dates without an offset as UTC
+            dt = dt.replace(tzinfo=UTC)
+        return int(dt.timestamp() * 1000)
+    raise Unfit(f"field {path}: {v!r} is not a date")
+
+
+def _norm_timestamp(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    if isinstance(v, list):
+        return _unwrap(v, path, extra, _norm_timestamp)
+    return parse_timestamp_ms(v, path)
+
+
+def _unwrap(v: list[Any], path: str, extra: dict[str, Any], norm: Normalizer) -> Any:
+    """A one-element array fits a scalar column; several values move to ``_extra``."""
+    if not v:
+        return None
+    if len(v) == 1:
+        return norm(v[0], path, extra)
+    extra[path] = v
+    return MOVED
+
+
+_SCALAR_NORMALIZERS: dict[str, Normalizer] = {
+    "string": _norm_string,
+    "int": _norm_int,
+    "float": _norm_float,
+    "bool": _norm_bool,
+    "decimal": _norm_decimal,
+    "timestamp": _norm_timestamp,
+}
+
+#: Kinds Arrow accepts as they come from JSON when the value is well formed; they are
+#: only normalised on the slow path, after Arrow refused a page.
+_ARROW_NATIVE = {"int", "float", "bool"}
+
+
+def _normalizer(ft: FieldType, full: bool) -> Normalizer | None:
+    """The function that makes a value fit ``ft``, or None when Arrow can take it as is."""
+    if ft.kind == "struct":
+        base: Normalizer | None = _struct_normalizer(ft, full)
+    elif ft.kind in _ARROW_NATIVE and not full:
+        base = None
+    else:
+        base = _SCALAR_NORMALIZERS[ft.kind]
+    if not ft.repeated:
+        return base
+    elem = base
+
+    def norm_list(v: Any, path: str, extra: dict[str, Any]) -> Any:
+        items = v if isinstance(v, list) else [v]
+        if elem is None:
+            return items
+        out = []
+        for item in items:
+            if item is None:
+                out.append(None)
+                continue
+            n = elem(item, path, extra)
+            out.append(None if n is MOVED else n)
+        return out
+
+    return norm_list
+
+
+def _struct_normalizer(ft: FieldType, full: bool) -> Normalizer:
+    kids = [(name, _normalizer(t, full)) for name, t in ft.children]
+    known = frozenset(name for name, _ in ft.children)
+
+    def norm_struct(v: Any, path: str, extra: dict[str, Any]) -> Any:
+        if isinstance(v, list):
+            return _unwrap(v, path, extra, norm_struct)
+        if not isinstance(v, dict):
+            extra[path] = v
+            return MOVED
+        out = dict(v)
+        for key in v.keys() - known:
+            extra[f"{path}.{key}"] = out.pop(key)
+        for name, norm in kids:
+            if norm is None:
+                continue
+            value = out.get(name)
+            if value is not None:
+                fixed = norm(value, f"{path}.{name}", extra)
+                out[name] = None if fixed is MOVED else fixed
+        return out
+
+    return norm_struct
+
+
+def _expand_dotted(row: dict[str, Any], key: str, known: frozenset[str]) -> bool:
+    """Fold a literal ``"a.b": v`` key into ``{"a": {"b": v}}`` when ``a`` is a column."""
+    head, _, rest = key.partition(".")
+    if not rest or head not in known:
+        return False
+    node = row.get(head)
+    if node is None:
+        node = row[head] = {}
+    elif not isinstance(node, dict):
+        return False
+    else:
+        node = row[head] = dict(node)
+    parts = rest.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            return False
+        node = child
+    if parts[-1] in node:
+        return False
+    node[parts[-1]] = row.pop(key)
+    return True
+
+
+class RowConverter:
+    """Converts pages of hits for one window schema. Not thread-safe: one per slice."""
+
+    def __init__(self, schema: WindowSchema, max_doc_bytes: int) -> None:
+        self.schema = schema
+        self.arrow_schema = schema.arrow
+        self.struct_type = pa.struct(list(self.arrow_schema))
+        self.max_doc_bytes = max_doc_bytes
+        self.ts = schema.timestamp_field
+        self.known = frozenset(schema.columns)
+        self._fast = self._plan(full=False)
+        self._full = self._plan(full=True)
+
+    def _plan(self, full: bool) -> list[tuple[str, Normalizer]]:
+        plan = []
+        for name, ft in self.schema.columns.items():
+            norm = _normalizer(ft, full)
+            if norm is not None:
+                plan.append((name, norm))
+        return plan
+
+    def _row(self, hit: dict[str, Any], plan: list[tuple[str, Normalizer]]) -> dict[str, Any]:
+        src = hit["_source"]
+        row = dict(src)
+        extra: dict[str, Any] = {}
+        unknown = row.keys() - self.known
+        if unknown:
+            for key in sorted(unknown):
+                if key == self.ts or _expand_dotted(row, key, self.known):
+                    continue
+                extra[key] = row.pop(key)
+        for name, norm in plan:
+            value = row.get(name)
+            if value is not None:
+                fixed = norm(value, name, extra)
+                row[name] = None if fixed is MOVED else fixed
+        row[ID_COLUMN] = hit["_id"]
+        row[INDEX_COLUMN] = hit["_index"]
+        row[self.ts] = self._timestamp(hit, src)
+        row[EXTRA_COLUMN] = _json(extra) if extra else None
+        return row
+
+    def _timestamp(self, hit: dict[str, Any], src: dict[str, Any]) -> int:
+        # The docvalue is the timestamp exactly as Elasticsearch indexed (and windowed) it.
+        values = hit.get("fields", {}).get(self.ts)
+        if values:
+            return int(float(values[0])) if isinstance(values[0], str) else int(values[0])
+        raw = src.get(self.ts)
+        if raw is None:
+            raise Unfit(f"field {self.ts}: missing")
+        return _norm_timestamp(raw, self.ts, {})
+
+    def convert(self, hits: list[dict[str, Any]]) -> tuple[pa.RecordBatch | None, list[Reject]]:
+        """One record batch for the convertible hits, and the rejects."""
+        rows: list[dict[str, Any]] = []
+        rejects: list[Reject] = []
+        kept: list[dict[str, Any]] = []
+        for hit in hits:
+            reason = self._precheck(hit)
+            if reason:
+                rejects.append(Reject(hit["_id"], hit["_index"], reason, hit.get("_source")))
+                continue
+            try:
+                rows.append(self._row(hit, self._fast))
+                kept.append(hit)
+            except Unfit as exc:
+                rejects.append(Reject(hit["_id"], hit["_index"], str(exc), hit["_source"]))
+        if not rows:
+            return None, rejects
+        try:
+            arr = pa.array(rows, type=self.struct_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            arr, slow_rejects = self._slow(kept)
+            rejects.extend(slow_rejects)
+            if arr is None:
+                return None, rejects
+        return pa.RecordBatch.from_struct_array(arr), rejects
+
+    def _precheck(self, hit: dict[str, Any]) -> str | None:
+        src = hit.get("_source")
+        if not isinstance(src, dict):
+            return "document has no _source (source disabled or filtered)"
+        size = len(orjson.dumps(src, option=orjson.OPT_NON_STR_KEYS))
+        if size > self.max_doc_bytes:
+            return f"document source is {size} bytes, over max_doc_bytes={self.max_doc_bytes}"
+        return None
+
+    def _slow(self, hits: list[dict[str, Any]]) -> tuple[pa.StructArray | None, list[Reject]]:
+        """Normalise every field of every hit; isolate the documents Arrow still refuses."""
+        rows, rejects = [], []
+        for hit in hits:
+            try:
+                row = self._row(hit, self._full)
+                pa.array([row], type=self.struct_type)
+                rows.append(row)
+            except Unfit as exc:
+                rejects.append(Reject(hit["_id"], hit["_index"], str(exc), hit["_source"]))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+                reason = f"cannot convert to Arrow: {exc}"
+                rejects.append(Reject(hit["_id"], hit["_index"], reason, hit["_source"]))
+        if not rows:
+            return None, rejects
+        return pa.array(rows, type=self.struct_type), rejects

@@ -1,0 +1,486 @@
+"""Archive hour windows: read, convert, stage, verify, commit.
+
+One window is the unit of work and of commit:
+
+1. finish or clean what a crashed run left for the window (see :func:`recover`);
+2. skip it when already committed (unless forced);
+3. open a point in time over the indexes it touches, count the window inside it, read it
+   in slices, write Parquet and quarantine files to ``_staging/<run>/``;
+4. verify: rows + quarantined must equal the point-in-time count, and Elasticsearch's
+   live ``_count`` must still agree; otherwise nothing is committed;
+5. commit: write the manifest to staging (the commit point), then move the files into the
+   partition, delete stale files, and write ``_manifest.json`` last.
+
+A crash before step 5 leaves the previous state untouched; a crash after its first write
+is rolled forward by the next run, so a committed window never holds duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import ConfigError, ReconcileError, SourceError, VerificationError
+from ..job import JobSpec, mask_url
+from ..source.elastic import ElasticSource, PitExpired, PointInTime, Slice
+from ..storage import ObjectStore, UploadOptions, open_store
+from ..timewin import Window, utcnow, windows
+from .convert import RowConverter
+from .layout import (
+    MANIFEST,
+    STAGING,
+    FileEntry,
+    Manifest,
+    staging_prefix,
+    window_prefix,
+)
+from .schema import WindowSchema, build_schema
+from .writer import ParquetSliceWriter, RejectWriter
+
+log = logging.getLogger(__name__)
+
+PIT_RESTARTS = 2
+
+
+@dataclass(slots=True)
+class WindowResult:
+    """What happened to one window."""
+
+    window: Window
+    status: str  # archived | skipped | open | failed
+    rows: int = 0
+    quarantined: int = 0
+    source_count: int = 0
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    conflicts: int = 0
+    message: str = ""
+
+    @property
+    def docs_per_s(self) -> float:
+        return (self.rows + self.quarantined) / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["window"] = self.window.iso()
+        d["docs_per_s"] = round(self.docs_per_s, 1)
+        return d
+
+
+@dataclass(slots=True)
+class ArchiveSummary:
+    """The outcome of archiving a range of windows."""
+
+    results: list[WindowResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> list[WindowResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.results)
+
+
+class Progress:
+    """Hooks for progress display; the default does nothing (logs carry the facts)."""
+
+    def window_started(self, window: Window, total: int) -> None: ...
+
+    def rows_done(self, window: Window, rows: int) -> None: ...
+
+    def window_finished(self, result: WindowResult) -> None: ...
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    stamp = (now or utcnow()).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def upload_options(spec: JobSpec) -> UploadOptions:
+    a = spec.archive
+    return UploadOptions(
+        sse=a.sse, sse_kms_key_id=a.sse_kms_key_id, multipart_chunk_mb=a.multipart_chunk_mb
+    )
+
+
+class Archiver:
+    """Archives windows of one job. Reusable from the CLI, a scheduler or a test."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        source: ElasticSource | None = None,
+        store: ObjectStore | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        if not spec.archive.uri and store is None:
+            raise ConfigError(
+                "archive.uri is not set (job file [archive] uri, --archive or RECONCILE_ARCHIVE_URI)"
+            )
+        self.spec = spec
+        self.source = source or ElasticSource(spec.source)
+        self.store = store or open_store(spec.archive.uri, upload_options(spec))
+        self.progress = progress or Progress()
+        self.run_id = new_run_id()
+        self._mappings: dict[str, dict[str, Any]] | None = None
+        self._untimed: dict[str, int] = {}
+
+    # -- public -------------------------------------------------------------------------
+
+    def archive(
+        self,
+        start: datetime,
+        end: datetime,
+        force: bool = False,
+        now: datetime | None = None,
+        stop: threading.Event | None = None,
+    ) -> ArchiveSummary:
+        """Archive every window in ``[start, end)``; failures are collected, not raised."""
+        summary = ArchiveSummary()
+        now = now or utcnow()
+        for window in windows(start, end):
+            if stop is not None and stop.is_set():
+                break
+            summary.results.append(self.archive_window(window, force=force, now=now))
+        return summary
+
+    def archive_window(
+        self, window: Window, force: bool = False, now: datetime | None = None
+    ) -> WindowResult:
+        """Archive one window; returns a result whose status says what happened."""
+        now = now or utcnow()
+        if not window.is_closed(now) and not self.spec.archive.allow_open_windows:
+            msg = "window has not closed yet (allow_open_windows / --allow-open to archive anyway)"
+            return self._done(WindowResult(window, "open", message=msg))
+        started = time.monotonic()
+        try:
+            recover(self.store, window)
+            if not force and self.committed(window) is not None:
+                return self._done(WindowResult(window, "skipped", message="already committed"))
+            result = self._archive_with_restarts(window)
+        except ReconcileError as exc:
+            result = WindowResult(window, "failed", message=str(exc))
+        result.seconds = round(time.monotonic() - started, 3)
+        return self._done(result)
+
+    def committed(self, window: Window) -> Manifest | None:
+        """The window's committed manifest, if any."""
+        data = self.store.get_bytes(window_prefix(window) + MANIFEST)
+        return Manifest.from_json(data) if data else None
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _done(self, result: WindowResult) -> WindowResult:
+        level = logging.ERROR if result.status == "failed" else logging.INFO
+        log.log(
+            level,
+            "window %s %s",
+            result.window.label,
+            result.status,
+            extra={"event": "window", **result.as_dict()},
+        )
+        self.progress.window_finished(result)
+        return result
+
+    def mappings(self) -> dict[str, dict[str, Any]]:
+        if self._mappings is None:
+            self._mappings = self.source.mappings()
+        return self._mappings
+
+    def _archive_with_restarts(self, window: Window) -> WindowResult:
+        for attempt in range(PIT_RESTARTS + 1):
+            try:
+                return self._archive_once(window)
+            except PitExpired as exc:
+                if attempt == PIT_RESTARTS:
+                    raise SourceError(
+                        f"window {window.label}: {exc}; gave up after {attempt + 1} attempts"
+                    ) from exc
+                log.warning(
+                    "window %s: %s; restarting the window on a new point in time", window.label, exc
+                )
+        raise AssertionError("unreachable")
+
+    def _archive_once(self, window: Window) -> WindowResult:
+        mappings = self.mappings()
+        touched = self.source.touched_indices(window, sorted(mappings)) if mappings else []
+        schema = build_schema(
+            {i: mappings[i] for i in touched},
+            self.spec.source.timestamp_field,
+            self.spec.archive.array_fields,
+        )
+        for c in schema.conflicts:
+            log.warning(
+                "window %s: field %s mapped differently %s; archived as %s",
+                window.label,
+                c.field,
+                c.types,
+                c.resolved,
+            )
+        untimed = sum(self._untimed_in(i) for i in touched)
+        stage = staging_prefix(self.run_id, window)
+        timings: dict[str, float] = {}
+        t0 = time.monotonic()
+        try:
+            if touched:
+                with self.source.point_in_time(touched) as pit:
+                    expected = pit.count(window)
+                    self.progress.window_started(window, expected)
+                    files, rejects = self._read_and_stage(pit, window, schema, stage, expected)
+            else:
+                expected, files, rejects = 0, [], []
+                self.progress.window_started(window, 0)
+            timings["read_write_s"] = round(time.monotonic() - t0, 3)
+            rows = sum(f.rows for f in files)
+            quarantined = sum(f.rows for f in rejects)
+            live = self.source.count(window)
+            self._verify(window, expected, live, rows, quarantined)
+            manifest = self._manifest(
+                window, schema, touched, expected, live, untimed, files, rejects, timings
+            )
+            self.store.put_bytes(stage + MANIFEST, manifest.to_json())  # commit point
+        except BaseException:
+            self._discard(stage)
+            raise
+        roll_forward(self.store, stage, window)
+        return WindowResult(
+            window,
+            "archived",
+            rows=rows,
+            quarantined=quarantined,
+            source_count=expected,
+            files=len(files),
+            bytes=sum(f.bytes for f in files),
+            conflicts=len(schema.conflicts),
+        )
+
+    def _untimed_in(self, index: str) -> int:
+        if index not in self._untimed:
+            n = self.source.untimed(index)
+            self._untimed[index] = n
+            if n:
+                log.warning(
+                    "index %s holds %d documents without %s: they belong to no window and are not archived",
+                    index,
+                    n,
+                    self.spec.source.timestamp_field,
+                    extra={"event": "untimed", "index": index, "count": n},
+                )
+        return self._untimed[index]
+
+    def _verify(
+        self, window: Window, expected: int, live: int, rows: int, quarantined: int
+    ) -> None:
+        if rows + quarantined != expected:
+            raise VerificationError(
+                f"window {window.label}: read {rows} rows + {quarantined} quarantined, "
+                f"but the point in time counts {expected}; not committed"
+            )
+        if live != expected:
+            raise VerificationError(
+                f"window {window.label}: Elasticsearch now counts {live} documents, archived "
+                f"{rows} + {quarantined} quarantined = {rows + quarantined}; not committed "
+                "(documents still arriving or being deleted; rerun later)"
+            )
+
+    def _slices(self, expected: int) -> list[Slice]:
+        cfg = self.spec.source
+        n = max(1, min(cfg.slices, math.ceil(expected / cfg.slice_min_docs)))
+        return [Slice(i, n) for i in range(n)]
+
+    def _read_and_stage(
+        self, pit: PointInTime, window: Window, schema: WindowSchema, stage: str, expected: int
+    ) -> tuple[list[FileEntry], list[FileEntry]]:
+        parts = self._slices(expected)
+        buffer_bytes = max(1, self.spec.archive.buffer_mb * 1024 * 1024 // len(parts))
+        with self._scratch() as scratch:
+            sink = self._sink(stage)
+            if len(parts) == 1:
+                outcomes = [
+                    self._read_slice(pit, window, schema, parts[0], scratch, sink, buffer_bytes)
+                ]
+            else:
+                with ThreadPoolExecutor(len(parts), thread_name_prefix="slice") as pool:
+                    futures = [
+                        pool.submit(
+                            self._read_slice, pit, window, schema, p, scratch, sink, buffer_bytes
+                        )
+                        for p in parts
+                    ]
+                    outcomes = [f.result() for f in futures]
+        files = [f for o in outcomes for f in o[0]]
+        rejects = [r for o in outcomes for r in o[1]]
+        return files, rejects
+
+    def _read_slice(
+        self,
+        pit: PointInTime,
+        window: Window,
+        schema: WindowSchema,
+        part: Slice,
+        scratch: Path,
+        sink: Callable[[Path, str, int], FileEntry],
+        buffer_bytes: int,
+    ) -> tuple[list[FileEntry], list[FileEntry]]:
+        converter = RowConverter(schema, self.spec.archive.max_doc_bytes)
+        writer = ParquetSliceWriter(
+            converter.arrow_schema, self.spec.archive, part.id, scratch, sink, buffer_bytes
+        )
+        rejects = RejectWriter(part.id, scratch, sink, window.label)
+        try:
+            for hits in pit.pages(window, part):
+                batch, bad = converter.convert(hits)
+                if batch is not None:
+                    writer.write(batch)
+                if bad:
+                    for r in bad:
+                        log.warning(
+                            "window %s: quarantined %s/%s: %s",
+                            window.label,
+                            r.index,
+                            r.id,
+                            r.reason,
+                        )
+                    rejects.write(bad)
+                self.progress.rows_done(window, len(hits))
+            files = writer.close()
+            reject_file = rejects.close()
+        except BaseException:
+            writer.abort()
+            rejects.abort()
+            raise
+        return files, [reject_file] if reject_file else []
+
+    @contextmanager
+    def _scratch(self) -> Iterator[Path]:
+        base = self.spec.archive.tmp_dir
+        path = Path(tempfile.mkdtemp(prefix="reconcile-", dir=base))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _sink(self, stage: str) -> Callable[[Path, str, int], FileEntry]:
+        def upload(local: Path, name: str, rows: int) -> FileEntry:
+            size = local.stat().st_size
+            self.store.put_file(local, stage + name)
+            local.unlink(missing_ok=True)
+            return FileEntry(name, rows, size)
+
+        return upload
+
+    def _discard(self, stage: str) -> None:
+        try:
+            leftovers = [o.key for o in self.store.list(stage)]
+            if leftovers:
+                self.store.delete(leftovers)
+        except ReconcileError as exc:  # never hide the original failure
+            log.warning("could not clean staging %s: %s", stage, exc)
+
+    def _manifest(
+        self,
+        window: Window,
+        schema: WindowSchema,
+        touched: list[str],
+        expected: int,
+        live: int,
+        untimed: int,
+        files: list[FileEntry],
+        rejects: list[FileEntry],
+        timings: dict[str, float],
+    ) -> Manifest:
+        cfg = self.spec.source
+        return Manifest(
+            window_start=window.iso(),
+            window_end=window.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            partition=window.partition,
+            run_id=self.run_id,
+            tool_version=__version__,
+            committed_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            source={
+                "url": mask_url(cfg.url),
+                "index": cfg.index,
+                "indices": touched,
+                "timestamp_field": cfg.timestamp_field,
+                "filter": cfg.filter,
+                "count": expected,
+                "count_live": live,
+                "untimed_in_indices": untimed,
+            },
+            rows=sum(f.rows for f in files),
+            quarantined=sum(f.rows for f in rejects),
+            files=files,
+            rejects=rejects,
+            schema={
+                "fingerprint": schema.fingerprint,
+                "columns": {f.name: str(f.type) for f in schema.arrow},
+            },
+            conflicts=[asdict(c) for c in schema.conflicts],
+            timings=timings,
+        )
+
+
+def recover(store: ObjectStore, window: Window) -> None:
+    """Finish commits that crashed after their commit point; drop uncommitted staging."""
+    suffix = window_prefix(window)
+    staged = [o for o in store.list(f"{STAGING}/") if f"/{suffix}" in o.key]
+    runs = sorted({o.key[: o.key.index(suffix) + len(suffix)] for o in staged})
+    for stage in runs:
+        if any(o.key == stage + MANIFEST for o in staged):
+            log.warning(
+                "window %s: completing the commit of an interrupted run (%s)", window.label, stage
+            )
+            roll_forward(store, stage, window)
+        else:
+            log.info(
+                "window %s: removing uncommitted files of an interrupted run (%s)",
+                window.label,
+                stage,
+            )
+            store.delete([o.key for o in staged if o.key.startswith(stage)])
+
+
+def roll_forward(store: ObjectStore, stage: str, window: Window) -> None:
+    """Make the partition exactly what the staged manifest says, then publish the manifest.
+
+    Idempotent: safe to repeat after a crash at any point inside it.
+    """
+    data = store.get_bytes(stage + MANIFEST)
+    if data is None:
+        raise ReconcileError(f"no staged manifest at {stage}")
+    manifest = Manifest.from_json(data)
+    final = window_prefix(window)
+    wanted = {f.path for f in manifest.files + manifest.rejects}
+    staged = {o.key for o in store.list(stage)}
+    for path in sorted(wanted):
+        if stage + path in staged:
+            store.move(stage + path, final + path)
+    present = {o.key[len(final) :]: o.size for o in store.list(final)}
+    missing = [p for p in wanted if p not in present]
+    if missing:
+        raise ReconcileError(
+            f"window {window.label}: staged files vanished before commit: {missing}"
+        )
+    stale = [final + p for p in present if p not in wanted and p != MANIFEST]
+    if stale:
+        store.delete(stale)
+    store.put_bytes(final + MANIFEST, data)
+    store.delete([o.key for o in store.list(stage)])

@@ -1,0 +1,191 @@
+"""The job spec: one pipeline's configuration, resolved in one place.
+
+Precedence, lowest first: defaults, the job file (TOML), environment variables
+(``RECONCILE_<SECTION>_<KEY>``, plus ``ES_URL``), then command-line flags. Errors name the
+key and where its value came from. Secrets are never read from the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_origin
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .archive.config import ArchiveConfig
+from .errors import ConfigError
+from .source.config import SourceConfig
+
+#: Keys that would hold secrets; the file may not set them (they come from the environment).
+SECRET_KEYS = {"password", "api_key", "secret", "token", "routing_key", "webhook_secret"}
+
+#: Environment aliases that people already use, mapped to dotted keys.
+ENV_ALIASES = {"ES_URL": "source.url", "ELASTICSEARCH_URL": "source.url"}
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class JobSpec(BaseModel):
+    """One pipeline: which logs, where they are archived, what they are checked against."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    name: str = "default"
+    """Job name; labels results and alerts."""
+    source: SourceConfig = SourceConfig()
+    """The Elasticsearch source."""
+    archive: ArchiveConfig = ArchiveConfig()
+    """The Parquet archive."""
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    out: dict[str, type[BaseModel]] = {}
+    for name, field in JobSpec.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out[name] = ann
+    return out
+
+
+def env_name(key: str) -> str:
+    """``source.page_size`` -> ``RECONCILE_SOURCE_PAGE_SIZE``."""
+    return "RECONCILE_" + key.replace(".", "_").upper()
+
+
+def _is_list(section: str, field: str) -> bool:
+    ann = _sections()[section].model_fields[field].annotation
+    return get_origin(ann) is list
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, tuple[Any, str]]:
+    """Dotted key -> (value, origin) for every job setting present in the environment."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, tuple[Any, str]] = {}
+    for var, key in ENV_ALIASES.items():
+        if environ.get(var):
+            found[key] = (environ[var], f"environment {var}")
+    if environ.get("RECONCILE_NAME"):
+        found["name"] = (environ["RECONCILE_NAME"], "environment RECONCILE_NAME")
+    for section, model in _sections().items():
+        for field in model.model_fields:
+            key = f"{section}.{field}"
+            var = env_name(key)
+            if var in environ and environ[var] != "":
+                raw: Any = environ[var]
+                if _is_list(section, field):
+                    raw = [p.strip() for p in raw.split(",") if p.strip()]
+                found[key] = (raw, f"environment {var}")
+    return found
+
+
+def _substitute(value: Any, where: str) -> Any:
+    """Replace ``${VAR}`` in strings of the job file with environment values."""
+    if isinstance(value, str):
+
+        def repl(m: re.Match[str]) -> str:
+            if m.group(1) not in os.environ:
+                raise ConfigError(f"{where}: environment variable {m.group(1)} is not set")
+            return os.environ[m.group(1)]
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _reject_secrets(data: Mapping[str, Any], path: str, origin: str) -> None:
+    for key, value in data.items():
+        dotted = f"{path}.{key}" if path else key
+        if key in SECRET_KEYS:
+            raise ConfigError(
+                f"{dotted} (in {origin}): secrets are not read from job files; "
+                "set them in the environment (see README, Configuration)"
+            )
+        if isinstance(value, Mapping) and key != "filter":
+            _reject_secrets(value, dotted, origin)
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def load_job(
+    path: str | Path | None = None,
+    overrides: Mapping[str, tuple[Any, str]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> JobSpec:
+    """Resolve a job spec from file, environment and flag overrides (``key -> (value, origin)``)."""
+    data: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    if path is not None:
+        p = Path(path)
+        origin = f"job file {p}"
+        try:
+            data = tomllib.loads(p.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"job file {p} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"job file {p}: not valid TOML: {exc}") from exc
+        _reject_secrets(data, "", origin)
+        data = _substitute(data, str(p))
+        origins = {k: origin for k in _flatten(data)}
+    layered = {**env_overrides(environ), **(overrides or {})}
+    for key, (value, origin) in layered.items():
+        _set(data, key, value)
+        origins[key] = origin
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origins)) from None
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in data.items():
+        dotted = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, Mapping) and k != "filter":
+            keys.extend(_flatten(v, dotted))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def _explain(exc: ValidationError, origins: Mapping[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        origin = origins.get(key)
+        where = f" (from {origin})" if origin else ""
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        value = err.get("input")
+        shown = (
+            ""
+            if isinstance(value, dict) or err["type"] == "extra_forbidden"
+            else f", got {value!r}"
+        )
+        lines.append(f"{key}: {msg}{shown}{where}")
+    return "invalid job spec: " + "; ".join(lines)
+
+
+def describe(spec: JobSpec) -> dict[str, Any]:
+    """The resolved spec as plain data, with URL credentials masked (for printing)."""
+    out = spec.model_dump(mode="json")
+    out["source"]["url"] = mask_url(out["source"]["url"])
+    return out
+
+
+def mask_url(url: str) -> str:
+    """Hide ``user:password@`` in a URL."""
+    return re.sub(r"//[^/@]+@", "//***@", url)

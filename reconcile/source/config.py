@@ -1,0 +1,38 @@
+"""Configuration of the Elasticsearch source. Credentials never live here: see :mod:`.client`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SourceConfig(BaseModel):
+    """Where the logs are and how to read them."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    url: str = "http://localhost:9200"
+    """Elasticsearch URL. Credentials go in ES_API_KEY or ES_USERNAME/ES_PASSWORD, not here."""
+    index: str = "logs-*"
+    """Index pattern (or comma-separated list, aliases, data streams) holding the logs."""
+    timestamp_field: str = "@timestamp"
+    """Top-level date field that places a document in an hour window."""
+    filter: dict[str, Any] | None = None
+    """Optional query DSL clause ANDed to the window, e.g. {"term": {"service": "hub"}}."""
+    page_size: int = Field(5000, ge=1, le=10000)
+    """Documents per search_after page."""
+    slices: int = Field(4, ge=1, le=64)
+    """Most point-in-time slices read in parallel for one window."""
+    slice_min_docs: int = Field(100_000, ge=1)
+    """A window gets one slice per this many documents, up to `slices`."""
+    keep_alive: str = "5m"
+    """Point-in-time keep-alive between two pages."""
+    request_timeout_s: float = Field(120.0, gt=0)
+    """Timeout for one Elasticsearch request."""
+    max_retries: int = Field(8, ge=0)
+    """Retries of one request on 429, 5xx, timeouts and dropped connections."""
+    retry_max_wait_s: float = Field(30.0, gt=0)
+    """Ceiling of the exponential backoff between retries."""
+    verify_certs: bool = True
+    """Verify TLS certificates (custom CA from ES_CA_CERTS)."""

@@ -1,0 +1,297 @@
+"""Reading one hour window from Elasticsearch: exactly, consistently, and politely.
+
+Documents are read through a point in time with ``search_after`` on ``_shard_doc`` (the
+cheapest total order Elasticsearch offers), optionally split into slices read in parallel.
+The window's count is taken inside the same point in time, so it describes exactly the
+snapshot that was read. Throttling, 5xx, timeouts and dropped connections are retried
+with exponential backoff and jitter; an expired point in time is reported as
+:class:`PitExpired` so the caller can restart the window on a fresh one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from ..errors import ConfigError, SourceError, TransientError
+from ..job import mask_url
+from ..timewin import Window
+from .config import SourceConfig
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class PitExpired(SourceError):
+    """The point in time vanished mid-read (keep-alive lapsed or node restarted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """One slice of a window's point in time."""
+
+    id: int
+    max: int
+
+
+def connect(cfg: SourceConfig) -> Any:
+    """An Elasticsearch client from the config and ES_API_KEY / ES_USERNAME+ES_PASSWORD / ES_CA_CERTS."""
+    from elastic_transport import OrjsonSerializer
+    from elasticsearch import Elasticsearch
+
+    kwargs: dict[str, Any] = {
+        "request_timeout": cfg.request_timeout_s,
+        # Retries live in one place (tenacity below), with backoff; the transport's are immediate.
+        "max_retries": 0,
+        "retry_on_timeout": False,
+        "verify_certs": cfg.verify_certs,
+        "serializers": {"application/json": OrjsonSerializer()},
+        "http_compress": os.environ.get("ES_HTTP_COMPRESS", "") == "1",
+    }
+    api_key = os.environ.get("ES_API_KEY")
+    user, password = os.environ.get("ES_USERNAME"), os.environ.get("ES_PASSWORD")
+    if api_key:
+        kwargs["api_key"] = api_key
+    elif user or password:
+        if not (user and password):
+            raise ConfigError("ES_USERNAME and ES_PASSWORD must be set together")
+        kwargs["basic_auth"] = (user, password)
+    ca = os.environ.get("ES_CA_CERTS")
+    if ca:
+        if not os.path.exists(ca):
+            raise ConfigError(f"ES_CA_CERTS: file {ca} does not exist")
+        kwargs["ca_certs"] = ca
+    try:
+        return Elasticsearch(cfg.url, **kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"source.url {mask_url(cfg.url)!r}: {exc}") from exc
+
+
+def classify(exc: BaseException) -> BaseException:
+    """Turn client exceptions into :class:`TransientError`, :class:`PitExpired` or :class:`SourceError`."""
+    from elasticsearch import ApiError, NotFoundError
+    from elasticsearch import ConnectionError as EsConnectionError
+
+    if isinstance(exc, EsConnectionError):  # includes ConnectionTimeout and TLS errors
+        return TransientError(f"Elasticsearch connection failed: {exc}")
+    if isinstance(exc, NotFoundError) and "search context" in str(exc).lower():
+        return PitExpired(f"point in time expired: {exc.message}")
+    if isinstance(exc, ApiError):
+        if exc.meta.status in RETRY_STATUS:
+            return TransientError(f"Elasticsearch answered {exc.meta.status}: {exc.message}")
+        text = str(exc)
+        if "search_context_missing" in text or "No search context found" in text:
+            return PitExpired(f"point in time expired: {exc.message}")
+        return SourceError(f"Elasticsearch answered {exc.meta.status}: {exc.message} {exc.info}")
+    return exc
+
+
+class ElasticSource:
+    """Counts, mappings and point-in-time reads for hour windows of one index pattern."""
+
+    def __init__(self, cfg: SourceConfig, client: Any | None = None) -> None:
+        self.cfg = cfg
+        self.es = client if client is not None else connect(cfg)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run one request with retries on transient failures."""
+
+        def attempt() -> T:
+            try:
+                return fn(**kwargs)
+            except Exception as exc:
+                mapped = classify(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.cfg.max_retries + 1),
+            wait=wait_random_exponential(multiplier=0.25, max=self.cfg.retry_max_wait_s),
+            before_sleep=before_sleep_log(log, logging.WARNING),
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except TransientError as exc:
+            raise SourceError(
+                f"{what}: gave up after {self.cfg.max_retries + 1} attempts: {exc}"
+            ) from exc
+
+    def window_query(self, window: Window) -> dict[str, Any]:
+        """Documents whose timestamp lies in ``[start, end)``, plus the configured filter."""
+        rng = {
+            "range": {
+                self.cfg.timestamp_field: {
+                    "gte": window.start_ms,
+                    "lt": window.end_ms,
+                    "format": "epoch_millis",
+                }
+            }
+        }
+        clauses: list[dict[str, Any]] = [rng]
+        if self.cfg.filter:
+            clauses.append(self.cfg.filter)
+        return {"bool": {"filter": clauses}}
+
+    # -- metadata -----------------------------------------------------------------------
+
+    def ping(self) -> str:
+        info = self.call("connect", self.es.info)
+        return str(info["version"]["number"])
+
+    def mappings(self) -> dict[str, dict[str, Any]]:
+        """Index name -> mapping (``properties`` at the top) for every index of the pattern."""
+        resp = self.call(
+            f"get mappings of {self.cfg.index}",
+            self.es.indices.get_mapping,
+            index=self.cfg.index,
+            allow_no_indices=True,
+            expand_wildcards="open",
+        )
+        return {name: body.get("mappings", {}) for name, body in dict(resp).items()}
+
+    def count(self, window: Window, index: str | None = None) -> int:
+        """Live ``_count`` of a window (what Elasticsearch holds now)."""
+        resp = self.call(
+            f"count {window.label}",
+            self.es.count,
+            index=index or self.cfg.index,
+            query=self.window_query(window),
+            allow_no_indices=True,
+            ignore_unavailable=True,
+        )
+        return int(resp["count"])
+
+    def touched_indices(self, window: Window, indices: list[str]) -> list[str]:
+        """The indices holding at least one document of the window."""
+        resp = self.call(
+            f"indices of {window.label}",
+            self.es.search,
+            index=self.cfg.index,
+            size=0,
+            query=self.window_query(window),
+            aggs={"idx": {"terms": {"field": "_index", "size": max(len(indices), 10)}}},
+            track_total_hits=True,
+            allow_no_indices=True,
+            ignore_unavailable=True,
+        )
+        buckets = resp.get("aggregations", {}).get("idx", {}).get("buckets", [])
+        total = int(resp["hits"]["total"]["value"])
+        if sum(int(b["doc_count"]) for b in buckets) == total:
+            return sorted(str(b["key"]) for b in buckets)
+        # Servers without a terms aggregation on _index: ask each index.
+        return [name for name in indices if self.count(window, index=name) > 0]
+
+    def untimed(self, index: str) -> int:
+        """Documents of ``index`` without the timestamp field: they belong to no window."""
+        resp = self.call(
+            f"count untimed in {index}",
+            self.es.count,
+            index=index,
+            query={"bool": {"must_not": {"exists": {"field": self.cfg.timestamp_field}}}},
+            ignore_unavailable=True,
+        )
+        return int(resp["count"])
+
+    # -- point in time ------------------------------------------------------------------
+
+    @contextmanager
+    def point_in_time(self, indices: list[str]) -> Iterator[PointInTime]:
+        """Open a point in time over ``indices``; always closed on exit."""
+        resp = self.call(
+            "open point in time",
+            self.es.open_point_in_time,
+            index=",".join(indices),
+            keep_alive=self.cfg.keep_alive,
+        )
+        pit = PointInTime(self, str(resp["id"]))
+        try:
+            yield pit
+        finally:
+            pit.close()
+
+
+class PointInTime:
+    """A point in time and the reads made through it."""
+
+    def __init__(self, source: ElasticSource, pit_id: str) -> None:
+        self.source = source
+        self.id = pit_id
+        self._closed = False
+
+    def _search(self, what: str, pit_id: str, **body: Any) -> Any:
+        src = self.source
+        return src.call(
+            what,
+            src.es.search,
+            pit={"id": pit_id, "keep_alive": src.cfg.keep_alive},
+            **body,
+        )
+
+    def count(self, window: Window) -> int:
+        """Exact count of the window inside this point in time."""
+        resp = self._search(
+            f"count {window.label} in point in time",
+            self.id,
+            size=0,
+            query=self.source.window_query(window),
+            track_total_hits=True,
+        )
+        return int(resp["hits"]["total"]["value"])
+
+    def pages(self, window: Window, part: Slice | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Pages of hits (``_id``, ``_index``, ``_source``, timestamp docvalue) of one slice."""
+        src = self.source
+        ts = src.cfg.timestamp_field
+        body: dict[str, Any] = {
+            "size": src.cfg.page_size,
+            "query": src.window_query(window),
+            "sort": [{"_shard_doc": "asc"}],
+            "docvalue_fields": [{"field": ts, "format": "epoch_millis"}],
+            "track_total_hits": False,
+        }
+        if part is not None and part.max > 1:
+            body["slice"] = {"id": part.id, "max": part.max}
+        pit_id = self.id
+        after: list[Any] | None = None
+        page_no = 0
+        while True:
+            if after is not None:
+                body["search_after"] = after
+            resp = self._search(f"read {window.label} page {page_no}", pit_id, **body)
+            pit_id = resp.get("pit_id", pit_id)
+            hits = resp["hits"]["hits"]
+            if not hits:
+                return
+            yield hits
+            # A short page is not proof of the end on every server: stop only on an empty one.
+            after = hits[-1]["sort"]
+            page_no += 1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.source.es.close_point_in_time(id=self.id)
+        except Exception as exc:  # an expired or already-closed PIT is fine to leave
+            log.debug("closing point in time failed: %s", exc)
