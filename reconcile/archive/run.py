@@ -190,13 +190,14 @@ class Archiver:
 
     def _done(self, result: WindowResult) -> WindowResult:
         level = logging.ERROR if result.status == "failed" else logging.INFO
-        log.log(
-            level,
-            "window %s %s",
-            result.window.label,
-            result.status,
-            extra={"event": "window", **result.as_dict()},
-        )
+        facts = result.as_dict()
+        facts["reason"] = facts.pop("message")
+        text = f"window {result.window.label} {result.status}"
+        if result.status == "archived":
+            text += f": {result.rows} rows, {result.quarantined} quarantined, {result.docs_per_s:,.0f} docs/s"
+        elif result.message:
+            text += f": {result.message}"
+        log.log(level, text, extra={"event": "window", **facts})
         self.progress.window_finished(result)
         return result
 

@@ -1,0 +1,93 @@
+"""``reconcile archive``: copy closed hour windows from Elasticsearch to Parquet."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..archive.run import Archiver, ArchiveSummary
+from ..render import render
+from .common import (
+    ARCHIVE_SETTINGS,
+    EXIT_FAILED,
+    EXIT_OK,
+    SOURCE_SETTINGS,
+    Setting,
+    format_option,
+    handle_errors,
+    job_option,
+    parse_range,
+    resolve_job,
+    settings_options,
+    with_time_range,
+)
+from .progress import progress_for
+
+EXTRA = [
+    Setting(
+        "--allow-open",
+        "archive.allow_open_windows",
+        "Archive windows that have not closed yet.",
+        is_flag=True,
+    ),
+    Setting(
+        "--max-doc-bytes", "archive.max_doc_bytes", "Quarantine documents larger than this.", int
+    ),
+]
+
+COLUMNS = [
+    "window",
+    "status",
+    "rows",
+    "quarantined",
+    "source_count",
+    "files",
+    "bytes",
+    "seconds",
+    "docs_per_s",
+    "conflicts",
+    "message",
+]
+
+
+@click.command("archive")
+@job_option
+@settings_options(SOURCE_SETTINGS + ARCHIVE_SETTINGS + EXTRA)
+@with_time_range
+@click.option("--force", is_flag=True, help="Re-archive windows that are already committed.")
+@format_option
+@click.pass_context
+@handle_errors
+def command(
+    ctx: click.Context,
+    job_file: str | None,
+    start: str,
+    end: str,
+    force: bool,
+    fmt: str,
+    **params: Any,
+) -> None:
+    """Archive Elasticsearch hour windows to Parquet, verified against Elasticsearch's count.
+
+    Each window [HH:00, HH+1:00) of --from..--to (exclusive) is read through a point in
+    time, written under <archive>/dt=YYYY-MM-DD/hour=HH/ and committed by _manifest.json.
+    Committed windows are skipped unless --force. Exit 1 if any window failed.
+    """
+    spec = resolve_job(ctx, job_file, params)
+    t0, t1 = parse_range(start, end)
+    with progress_for(t0, t1) as progress:
+        summary = Archiver(spec, progress=progress).archive(t0, t1, force=force)
+    click.echo(
+        render([r.as_dict() for r in summary.results], fmt, COLUMNS, title=_title(summary)),
+        nl=False,
+    )
+    sys.exit(EXIT_FAILED if summary.failed else EXIT_OK)
+
+
+def _title(summary: ArchiveSummary) -> str:
+    return (
+        f"{summary.count('archived')} archived, {summary.count('skipped')} skipped, "
+        f"{summary.count('failed')} failed, {summary.count('open')} open; {summary.rows:,} rows"
+    )

@@ -1,0 +1,77 @@
+"""Findings: the one record every judging stage produces and every renderer, results
+writer and alert sink consumes.
+
+Statuses are one vocabulary everywhere (tables, JSON, results, alerts):
+
+- log flow: ``ok``, ``gap``, ``surplus``, ``missing``, ``no_traffic``, ``pending``
+- egress: ``ok``, ``spike``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+LOGFLOW = "logflow"
+EGRESS = "egress"
+
+LOGFLOW_STATUSES = ("ok", "gap", "surplus", "missing", "no_traffic", "pending")
+EGRESS_STATUSES = ("ok", "spike")
+
+#: Statuses that are not a problem: nothing to alert on, exit code 0.
+QUIET = frozenset({"ok", "pending"})
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 UTC with a ``Z`` suffix, second precision."""
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The judgement of one (job, kind, resource, window)."""
+
+    job: str
+    kind: str
+    """``logflow`` (requests vs archived logs) or ``egress`` (NAT gateway bytes)."""
+    resource: str
+    """What was judged: the load balancer(s) for log flow, the NAT gateway id for egress."""
+    window_start: datetime
+    status: str
+    expected: int | None = None
+    archived: int | None = None
+    ratio: float | None = None
+    bytes: int | None = None
+    baseline: float | None = None
+    threshold: float | None = None
+    message: str = ""
+    """One sentence a person can act on."""
+    detail: dict[str, Any] = field(default_factory=dict)
+    """Kind-specific extras (metric, manifest count, top talkers, ...); JSON-serialisable."""
+
+    @property
+    def is_problem(self) -> bool:
+        return self.status not in QUIET
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready form; the key names are the public output contract."""
+        return {
+            "job": self.job,
+            "kind": self.kind,
+            "resource": self.resource,
+            "window_start": iso(self.window_start),
+            "status": self.status,
+            "expected": self.expected,
+            "archived": self.archived,
+            "ratio": self.ratio,
+            "bytes": self.bytes,
+            "baseline": self.baseline,
+            "threshold": self.threshold,
+            "message": self.message,
+            "detail": self.detail,
+        }
+
+
+def problems(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.is_problem]
