@@ -5,6 +5,8 @@ Each command lives in its own module and only wires flags to a library call.
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from .. import __version__
@@ -34,10 +36,15 @@ def cli(log_level: str, log_format: str) -> None:
     setup_logging(log_level, log_format)  # type: ignore[arg-type]
 
 
-def _register() -> None:
-    from . import archive
+#: Command modules, each exposing ``command``; one line per command.
+COMMANDS = [
+    "archive",
+]
 
-    for module in (archive,):
+
+def _register() -> None:
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
         cli.add_command(module.command)
 
 
