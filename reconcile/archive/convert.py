@@ -94,7 +94,9 @@ def _norm_int(v: Any, path: str, extra: dict[str, Any]) -> Any:
 
 
 def _norm_float(v: Any, path: str, extra: dict[str, Any]) -> Any:
-    if type(v) is float or type(v) is int:
+    if type(v) is float:
+        return v
+    if type(v) is int:
         return float(v)
     if isinstance(v, str):
         try:
@@ -174,9 +176,10 @@ _SCALAR_NORMALIZERS: dict[str, Normalizer] = {
     "timestamp": _norm_timestamp,
 }
 
-#: Kinds Arrow accepts as they come from JSON when the value is well formed; they are
-#: only normalised on the slow path, after Arrow refused a page.
-_ARROW_NATIVE = {"int", "float", "bool"}
+#: Kinds Arrow takes as they come from JSON and refuses (rather than silently changes) when
+#: they are not well formed; they are only normalised on the slow path, after Arrow refused
+#: a page. Not int or float: Arrow truncates 1.5 into an int64 and turns true into 1.0.
+_ARROW_NATIVE = {"bool"}
 
 
 def _normalizer(ft: FieldType, full: bool) -> Normalizer | None:

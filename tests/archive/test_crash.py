@@ -1,0 +1,172 @@
+"""kill -9 in the middle of archiving: the committed state survives, the rerun is exact."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconcile.archive.layout import MANIFEST, FileEntry, Manifest, staging_prefix, window_prefix
+from reconcile.archive.run import Archiver, recover
+from reconcile.storage import LocalStore, ObjectStore
+from tests.archive.conftest import NOW, W, gen, load, manifest, read_rows, spec_for, staging_keys
+
+SLOW = {"source.page_size": 200, "archive.max_file_rows": 1000, "archive.row_group_rows": 1000}
+
+
+def committed_state_is_readable(store: ObjectStore, expected_rows: int) -> None:
+    m = manifest(store)
+    assert m is not None
+    files = {
+        o.key.split("/")[-1]: o.size
+        for o in store.list(W.partition + "/")
+        if o.key.endswith(".parquet")
+    }
+    assert sorted(files) == sorted(f.path for f in m.files)
+    assert {f.path: f.bytes for f in m.files} == files
+    assert len(read_rows(store)) == m.rows == expected_rows
+
+
+def start_archive(es_url: str, prefix: str, uri: str) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "reconcile",
+        "--log-format",
+        "json",
+        "archive",
+        "--es-url",
+        es_url,
+        "--index",
+        f"{prefix}*",
+        "--archive",
+        uri,
+        "--from",
+        W.label,
+        "--to",
+        W.end.strftime("%Y-%m-%dT%H"),
+        "--force",
+        "--page-size",
+        "200",
+    ]
+    env = {
+        **os.environ,
+        "RECONCILE_ARCHIVE_MAX_FILE_ROWS": "1000",
+        "RECONCILE_ARCHIVE_ROW_GROUP_ROWS": "1000",
+    }
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def kill_when(
+    proc: subprocess.Popen[bytes], store: ObjectStore, staged_files: int, timeout: float = 60
+) -> int:
+    """SIGKILL the archiver once ``staged_files`` files are staged; returns how many were."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        n = len(staging_keys(store))
+        if n >= staged_files:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return n
+        time.sleep(0.01)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    pytest.fail(
+        f"archiver finished or stalled before staging {staged_files} files: rc={proc.poll()} {err[-2000:]}"
+    )
+
+
+@pytest.mark.parametrize("kill_after_files", [1, 4])
+def test_sigkill_mid_window_keeps_previous_commit_and_rerun_is_exact(
+    es: Any,
+    es_url: str,
+    index_prefix: str,
+    archive_uri: str,
+    store: ObjectStore,
+    kill_after_files: int,
+) -> None:
+    index = f"{index_prefix}2026.11.20"
+    load(es, index, gen(W, 2000))
+    assert (
+        Archiver(spec_for(es_url, index_prefix, archive_uri)).archive_window(W, now=NOW).rows
+        == 2000
+    )
+    committed_state_is_readable(store, 2000)
+    load(es, index, gen(W, 6000, seed=5))
+
+    proc = start_archive(es_url, index_prefix, archive_uri)
+    staged = kill_when(proc, store, kill_after_files)
+
+    assert proc.returncode == -signal.SIGKILL and staged >= kill_after_files
+    committed_state_is_readable(store, 2000)  # the crash changed nothing committed
+    assert staging_keys(store), "the killed run should have left staged files behind"
+
+    rerun = Archiver(spec_for(es_url, index_prefix, archive_uri, **SLOW)).archive_window(
+        W, force=True, now=NOW
+    )
+
+    assert rerun.status == "archived" and rerun.rows == 8000
+    committed_state_is_readable(store, 8000)
+    rows = read_rows(store)
+    assert len({r["_id"] for r in rows}) == 8000
+    assert staging_keys(store) == []
+
+
+def _staged_commit(store: LocalStore, run: str) -> Manifest:
+    stage = staging_prefix(run, W)
+    entries = []
+    for i in range(3):
+        name = f"part-000-{i:05d}.parquet"
+        store.put_bytes(stage + name, f"new-{i}".encode())
+        entries.append(FileEntry(name, 10, 5))
+    m = Manifest(
+        W.iso(), W.end.isoformat(), W.partition, run, "test", "now", {"count": 30}, 30, 0, entries
+    )
+    store.put_bytes(stage + MANIFEST, m.to_json())
+    return m
+
+
+@pytest.mark.parametrize("moved_before_crash", [0, 1, 3])
+def test_crash_inside_the_commit_is_rolled_forward(tmp_path: Path, moved_before_crash: int) -> None:
+    store = LocalStore(tmp_path)
+    final = window_prefix(W)
+    for name in (
+        "part-000-00000.parquet",
+        "part-000-00001.parquet",
+        "part-001-00000.parquet",
+        MANIFEST,
+    ):
+        store.put_bytes(final + name, b"old")
+    m = _staged_commit(store, "run1")
+    stage = staging_prefix("run1", W)
+    for f in m.files[:moved_before_crash]:  # the crash struck after some moves
+        store.move(stage + f.path, final + f.path)
+
+    recover(store, W)
+
+    present = sorted(o.key[len(final) :] for o in store.list(final))
+    assert present == [
+        MANIFEST,
+        "part-000-00000.parquet",
+        "part-000-00001.parquet",
+        "part-000-00002.parquet",
+    ]
+    assert all(
+        store.get_bytes(final + f.path) == f"new-{i}".encode() for i, f in enumerate(m.files)
+    )
+    assert Manifest.from_json(store.get_bytes(final + MANIFEST) or b"").run_id == "run1"
+    assert store.list("_staging/") == []
+
+
+def test_uncommitted_staging_of_a_dead_run_is_discarded(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.put_bytes(window_prefix(W) + MANIFEST, b"{}")
+    store.put_bytes(staging_prefix("dead", W) + "part-000-00000.parquet", b"half")
+    recover(store, W)
+    assert store.list("_staging/") == []
+    assert store.get_bytes(window_prefix(W) + MANIFEST) == b"{}"
