@@ -23,7 +23,7 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "conte
 
 @dataclass
 class Rule:
-    """Fire ``action`` on matching requests number ``every``, 2×``every``, ... up to ``times``."""
+    """Fire ``action`` on matching requests number ``every``, 2 * ``every``, ... up to ``times``."""
 
     action: str  # status | drop | pit_expired | rewrite
     path: str = "/_search"
