@@ -39,6 +39,7 @@ def cli(log_level: str, log_format: str) -> None:
 #: Command modules, each exposing ``command``; one line per command.
 COMMANDS = [
     "archive",
+    "demo",
 ]
 
 
