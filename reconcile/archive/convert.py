@@ -14,7 +14,7 @@ Conversion is lossless or loud:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -182,10 +182,10 @@ _SCALAR_NORMALIZERS: dict[str, Normalizer] = {
 _ARROW_NATIVE = {"bool"}
 
 
-def _normalizer(ft: FieldType, full: bool) -> Normalizer | None:
+def _normalizer(ft: FieldType, path: str, full: bool) -> Normalizer | None:
     """The function that makes a value fit ``ft``, or None when Arrow can take it as is."""
     if ft.kind == "struct":
-        base: Normalizer | None = _struct_normalizer(ft, full)
+        base: Normalizer | None = _struct_normalizer(ft, path, full)
     elif ft.kind in _ARROW_NATIVE and not full:
         base = None
     else:
@@ -210,26 +210,61 @@ def _normalizer(ft: FieldType, full: bool) -> Normalizer | None:
     return norm_list
 
 
-def _struct_normalizer(ft: FieldType, full: bool) -> Normalizer:
-    kids = [(name, _normalizer(t, full)) for name, t in ft.children]
-    known = frozenset(name for name, _ in ft.children)
+#: Python types that already fit a scalar column exactly; anything else is normalised.
+_FITS: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int": (int,),
+    "float": (float, int),
+    "bool": (bool,),
+}
 
-    def norm_struct(v: Any, path: str, extra: dict[str, Any]) -> Any:
-        if isinstance(v, list):
-            return _unwrap(v, path, extra, norm_struct)
-        if not isinstance(v, dict):
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to normalise a dict of known keys: each key with the types that already fit
+    (checked inline, the common case stays free of function calls) and its normalizer."""
+
+    known: frozenset[str]
+    checks: tuple[tuple[str, str, tuple[type, ...], Normalizer], ...]  # key, path, fits, norm
+
+
+def _plan(children: Iterable[tuple[str, FieldType]], prefix: str, full: bool) -> _Plan:
+    checks = []
+    names = []
+    for name, ft in children:
+        names.append(name)
+        path = f"{prefix}.{name}" if prefix else name
+        norm = _normalizer(ft, path, full)
+        if norm is not None:
+            fits = () if ft.repeated else _FITS.get(ft.kind, ())
+            checks.append((name, path, fits, norm))
+    return _Plan(frozenset(names), tuple(checks))
+
+
+def _apply(plan: _Plan, row: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Normalise ``row`` in place (it must be a copy the caller owns)."""
+    for name, path, fits, norm in plan.checks:
+        value = row.get(name)
+        if value is not None and type(value) not in fits:
+            fixed = norm(value, path, extra)
+            row[name] = None if fixed is MOVED else fixed
+
+
+def _struct_normalizer(ft: FieldType, path: str, full: bool) -> Normalizer:
+    plan = _plan(ft.children, path, full)
+    known = plan.known
+
+    def norm_struct(v: Any, _path: str, extra: dict[str, Any]) -> Any:
+        if type(v) is not dict:
+            if isinstance(v, list):
+                return _unwrap(v, path, extra, norm_struct)
             extra[path] = v
             return MOVED
         out = dict(v)
-        for key in v.keys() - known:
-            extra[f"{path}.{key}"] = out.pop(key)
-        for name, norm in kids:
-            if norm is None:
-                continue
-            value = out.get(name)
-            if value is not None:
-                fixed = norm(value, f"{path}.{name}", extra)
-                out[name] = None if fixed is MOVED else fixed
+        if not known.issuperset(v):
+            for key in sorted(v.keys() - known):
+                extra[f"{path}.{key}"] = out.pop(key)
+        _apply(plan, out, extra)
         return out
 
     return norm_struct
@@ -271,32 +306,19 @@ class RowConverter:
         self.max_doc_bytes = max_doc_bytes
         self.ts = schema.timestamp_field
         self.known = frozenset(schema.columns)
-        self._fast = self._plan(full=False)
-        self._full = self._plan(full=True)
+        self._known_or_ts = self.known | {self.ts}
+        self._fast = _plan(schema.columns.items(), "", full=False)
+        self._full = _plan(schema.columns.items(), "", full=True)
 
-    def _plan(self, full: bool) -> list[tuple[str, Normalizer]]:
-        plan = []
-        for name, ft in self.schema.columns.items():
-            norm = _normalizer(ft, full)
-            if norm is not None:
-                plan.append((name, norm))
-        return plan
-
-    def _row(self, hit: dict[str, Any], plan: list[tuple[str, Normalizer]]) -> dict[str, Any]:
+    def _row(self, hit: dict[str, Any], plan: _Plan) -> dict[str, Any]:
         src = hit["_source"]
         row = dict(src)
         extra: dict[str, Any] = {}
-        unknown = row.keys() - self.known
-        if unknown:
-            for key in sorted(unknown):
-                if key == self.ts or _expand_dotted(row, key, self.known):
-                    continue
-                extra[key] = row.pop(key)
-        for name, norm in plan:
-            value = row.get(name)
-            if value is not None:
-                fixed = norm(value, name, extra)
-                row[name] = None if fixed is MOVED else fixed
+        if not self._known_or_ts.issuperset(row):
+            for key in sorted(row.keys() - self._known_or_ts):
+                if not _expand_dotted(row, key, self.known):
+                    extra[key] = row.pop(key)
+        _apply(plan, row, extra)
         row[ID_COLUMN] = hit["_id"]
         row[INDEX_COLUMN] = hit["_index"]
         row[self.ts] = self._timestamp(hit, src)
