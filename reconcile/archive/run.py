@@ -86,6 +86,8 @@ class ArchiveSummary:
     """The outcome of archiving a range of windows."""
 
     results: list[WindowResult] = field(default_factory=list)
+    not_started: int = 0
+    """Windows left untouched because the run was interrupted."""
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
