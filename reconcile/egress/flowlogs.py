@@ -1,0 +1,357 @@
+"""Drill-down: who sent the bytes through a NAT gateway, from VPC flow logs in S3.
+
+Flow logs are read where AWS delivers them (Parquet, Hive-compatible prefixes, hourly
+partitions; see ``sql/ddl/vpc_flow_logs.sql``) through the object store's pyarrow
+filesystem, and queried in-process with DuckDB using the very query text Athena runs
+(``sql/queries/egress_top_talkers.sql``). Only the partitions of the hours asked for are
+listed and read.
+
+Traffic from the VPC to S3 or DynamoDB through a NAT gateway pays NAT processing for
+bytes that a gateway VPC endpoint would carry privately and free of charge; the
+drill-down names that explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, ReconcileError
+from ..timewin import HOUR, floor_hour
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+    from ..storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+QUERY = "queries/egress_top_talkers"
+TABLE = "vpc_flow_logs"
+PARTITION_KEYS = ("aws-account-id", "aws-service", "aws-region", "year", "month", "day", "hour")
+
+#: AWS services that a *gateway* VPC endpoint serves (no hourly or per-GB charge).
+GATEWAY_ENDPOINT_SERVICES = {"S3": "S3", "DYNAMODB": "DynamoDB"}
+#: Flow logs land in the hour they are delivered (up to ~10 min after the interval, and
+#: best effort beyond that): read this many following hour partitions as well.
+LATE_HOURS = 1
+
+_ENI = re.compile(r"^eni-[0-9a-f]{8,17}$")
+
+
+def render_query(values: dict[str, Any]) -> str:
+    """The top-talkers query with ``values`` inlined verbatim (:func:`query_values` checks them)."""
+    from ..sqlfiles import Raw, get_file
+
+    f = get_file(QUERY)
+    return f.render({k: Raw(str(v)) for k, v in values.items()})
+
+
+def flow_log_schema() -> Any:
+    """The v5 field set as AWS delivers it in Parquet (names with underscores)."""
+    import pyarrow as pa
+
+    s, i32, i64 = pa.string(), pa.int32(), pa.int64()
+    return pa.schema(
+        [
+            ("version", i32),
+            ("account_id", s),
+            ("interface_id", s),
+            ("srcaddr", s),
+            ("dstaddr", s),
+            ("srcport", i32),
+            ("dstport", i32),
+            ("protocol", i32),
+            ("packets", i64),
+            ("bytes", i64),
+            ("start", i64),
+            ("end", i64),
+            ("action", s),
+            ("log_status", s),
+            ("vpc_id", s),
+            ("subnet_id", s),
+            ("instance_id", s),
+            ("tcp_flags", i32),
+            ("type", s),
+            ("pkt_srcaddr", s),
+            ("pkt_dstaddr", s),
+            ("region", s),
+            ("az_id", s),
+            ("sublocation_type", s),
+            ("sublocation_id", s),
+            ("pkt_src_aws_service", s),
+            ("pkt_dst_aws_service", s),
+            ("flow_direction", s),
+            ("traffic_path", i32),
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TalkerRow:
+    """One aggregated line of the drill-down."""
+
+    talker: str
+    bytes: int
+    packets: int
+    flows: int
+    aws_service: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "talker": self.talker,
+            "bytes": self.bytes,
+            "packets": self.packets,
+            "flows": self.flows,
+        }
+        if self.aws_service:
+            out["aws_service"] = self.aws_service
+        return out
+
+
+@dataclass(slots=True)
+class DrillDown:
+    """Top talkers through one gateway interface for one time range."""
+
+    interface_id: str
+    start: datetime
+    end: datetime
+    direction: str
+    total_bytes: int = 0
+    sources: list[TalkerRow] = field(default_factory=list)
+    destinations: list[TalkerRow] = field(default_factory=list)
+    services: list[TalkerRow] = field(default_factory=list)
+    files: int = 0
+
+    def endpoint_avoidance(self) -> list[dict[str, Any]]:
+        """AWS services reached through the NAT gateway that a gateway endpoint would serve."""
+        out = []
+        for row in self.services:
+            name = GATEWAY_ENDPOINT_SERVICES.get(row.talker.upper())
+            if name and row.bytes > 0:
+                share = row.bytes / self.total_bytes if self.total_bytes else 0.0
+                out.append({"service": name, "bytes": row.bytes, "share": round(share, 4)})
+        return out
+
+    def callout(self) -> str:
+        """One sentence naming the avoided gateway endpoints, or ``""``."""
+        avoided = self.endpoint_avoidance()
+        if not avoided:
+            return ""
+        parts = [
+            f"{a['service']} ({human_bytes(a['bytes'])}, {a['share']:.0%} of the flow-logged bytes)"
+            for a in avoided
+        ]
+        names = [a["service"] for a in avoided]
+        endpoints = (
+            f"an {names[0]} gateway VPC endpoint"
+            if names == ["S3"]
+            else f"a {names[0]} gateway VPC endpoint"
+            if len(names) == 1
+            else f"{' and '.join(names)} gateway VPC endpoints"
+        )
+        return (
+            f"traffic to {' and '.join(parts)} goes through the NAT gateway; "
+            f"{endpoints} would carry it privately, without NAT processing charges"
+        )
+
+    def as_detail(self) -> dict[str, Any]:
+        return {
+            "interface_id": self.interface_id,
+            "direction": self.direction,
+            "flow_log_bytes": self.total_bytes,
+            "flow_log_files": self.files,
+            "top_sources": [r.as_dict() for r in self.sources],
+            "top_destinations": [r.as_dict() for r in self.destinations],
+            "aws_services": [r.as_dict() for r in self.services],
+            "gateway_endpoint_avoided": self.endpoint_avoidance(),
+        }
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def hours_to_read(start: datetime, end: datetime, late: int = LATE_HOURS) -> list[datetime]:
+    """Hour partitions that can hold records of ``[start, end)``."""
+    out, cur = [], floor_hour(start)
+    last = floor_hour(end - timedelta(microseconds=1)) + late * HOUR
+    while cur <= last:
+        out.append(cur)
+        cur += HOUR
+    return out
+
+
+def _quoted(values: set[str]) -> str:
+    return ", ".join(f"'{v}'" for v in sorted(values))
+
+
+def query_values(
+    interface_id: str, start: datetime, end: datetime, direction: str, limit: int
+) -> dict[str, Any]:
+    """Placeholder values for the top-talkers query (validated: they are inlined)."""
+    if not _ENI.match(interface_id):
+        raise ConfigError(f"network interface id {interface_id!r} is not of the form eni-...")
+    if direction not in ("out", "in"):
+        raise ConfigError(f"direction must be 'out' or 'in', got {direction!r}")
+    hours = hours_to_read(start, end)
+    return {
+        "interface_id": interface_id,
+        "start": int(start.timestamp()),
+        "end": int(end.timestamp()),
+        "direction": direction,
+        "years": _quoted({f"{h:%Y}" for h in hours}),
+        "months": _quoted({f"{h:%m}" for h in hours}),
+        "days": _quoted({f"{h:%d}" for h in hours}),
+        "hours": _quoted({f"{h:%H}" for h in hours}),
+        "limit": int(limit),
+    }
+
+
+def logs_root(store: ObjectStore) -> tuple[Any, str]:
+    """The pyarrow filesystem and the ``AWSLogs`` directory of a flow log destination."""
+    fs, base = store.arrow()
+    base = base.rstrip("/")
+    return fs, base if base.endswith("AWSLogs") else f"{base}/AWSLogs"
+
+
+def _subdirs(fs: Any, path: str, key: str) -> list[str]:
+    import pyarrow.fs as pafs
+
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
+    return [
+        i.path
+        for i in infos
+        if i.type == pafs.FileType.Directory and i.base_name.startswith(f"{key}=")
+    ]
+
+
+def flow_log_files(fs: Any, root: str, hours: list[datetime]) -> list[str]:
+    """Parquet files of the given hour partitions, for every account and region under root."""
+    import pyarrow.fs as pafs
+
+    files: list[str] = []
+    for account in _subdirs(fs, root, "aws-account-id"):
+        for service in _subdirs(fs, account, "aws-service"):
+            if not service.endswith("=vpcflowlogs"):
+                continue
+            for region in _subdirs(fs, service, "aws-region"):
+                for h in hours:
+                    path = f"{region}/year={h:%Y}/month={h:%m}/day={h:%d}/hour={h:%H}"
+                    sel = pafs.FileSelector(path, allow_not_found=True, recursive=False)
+                    files += [
+                        i.path
+                        for i in fs.get_file_info(sel)
+                        if i.type == pafs.FileType.File
+                        and i.base_name.endswith(".parquet")
+                        and not i.base_name.startswith(("_", "."))
+                    ]
+    return sorted(files)
+
+
+def flow_log_dataset(fs: Any, root: str, files: list[str]) -> ds.Dataset:
+    """A pyarrow dataset over ``files`` with the v5 schema and the Hive partition columns."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    part_schema = pa.schema([(k, pa.string()) for k in PARTITION_KEYS])
+    schema = pa.unify_schemas([flow_log_schema(), part_schema])
+    return ds.dataset(
+        files,
+        schema=schema,
+        format="parquet",
+        filesystem=fs,
+        partitioning=ds.partitioning(part_schema, flavor="hive"),
+        partition_base_dir=root,
+    )
+
+
+def run_duckdb(dataset: ds.Dataset, sql: str) -> list[tuple[Any, ...]]:
+    """Run ``sql`` against the dataset exposed as ``vpc_flow_logs`` (Athena's column names).
+
+    DuckDB is used directly here, behind this one function, until the shared engine
+    interface (``reconcile.engines``) can take its place.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        con.register("vpc_flow_logs_files", dataset)
+        con.execute(
+            f"CREATE VIEW {TABLE} AS SELECT * EXCLUDE "
+            '("aws-account-id", "aws-service", "aws-region"), '
+            '"aws-account-id" AS aws_account_id, "aws-service" AS aws_service, '
+            '"aws-region" AS aws_region FROM vpc_flow_logs_files'
+        )
+        return con.execute(sql).fetchall()
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        raise ReconcileError(f"flow log query failed: {exc}") from exc
+    finally:
+        con.close()
+
+
+def top_talkers(
+    store: ObjectStore,
+    interface_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    direction: str = "out",
+    limit: int = 10,
+) -> DrillDown:
+    """Top sources, destinations and AWS services through ``interface_id`` in ``[start, end)``."""
+    values = query_values(interface_id, start, end, direction, limit)
+    fs, root = logs_root(store)
+    try:
+        files = flow_log_files(fs, root, hours_to_read(start, end))
+    except OSError as exc:
+        raise ReconcileError(f"cannot list flow logs under {store.uri}: {exc}") from exc
+    result = DrillDown(interface_id, start, end, direction, files=len(files))
+    if not files:
+        log.info(
+            "no flow log files under %s for %s",
+            root,
+            [h.isoformat() for h in hours_to_read(start, end)],
+        )
+        return result
+    rows = run_duckdb(flow_log_dataset(fs, root, files), render_query(values))
+    for dimension, talker, service, nbytes, packets, flows, _rank in rows:
+        row = TalkerRow(str(talker), int(nbytes or 0), int(packets or 0), int(flows), service)
+        if dimension == "total":
+            result.total_bytes = row.bytes
+        elif dimension == "source":
+            result.sources.append(row)
+        elif dimension == "destination":
+            result.destinations.append(row)
+        elif dimension == "aws_service":
+            result.services.append(row)
+    return result
+
+
+def lookup_interfaces(gateways: list[str], region: str | None = None) -> dict[str, str]:
+    """NAT gateway id -> primary network interface id, through EC2 DescribeNatGateways."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.session.Session().client("ec2", region_name=region)
+    try:
+        resp = client.describe_nat_gateways(NatGatewayIds=gateways)
+    except (ClientError, BotoCoreError) as exc:
+        raise ReconcileError(f"EC2 DescribeNatGateways for {', '.join(gateways)}: {exc}") from exc
+    out = {}
+    for gw in resp.get("NatGateways", []):
+        addresses = gw.get("NatGatewayAddresses") or []
+        primary = next(
+            (a for a in addresses if a.get("IsPrimary")), addresses[0] if addresses else None
+        )
+        if primary and primary.get("NetworkInterfaceId"):
+            out[gw["NatGatewayId"]] = primary["NetworkInterfaceId"]
+    return out
