@@ -1,0 +1,1044 @@
+"""Archive benchmark: ``reconcile archive`` against the read limit and what people use instead.
+
+One command, one machine, one run, the same index for every variant (see bench/README.md)::
+
+    python -m bench.archive --docs 250000 1000000
+
+For each size a fresh local Elasticsearch-compatible server (noida-db) is loaded once with
+synthetic access-log documents, all in one hour window (loading is not measured). Then
+each variant runs in its own subprocess, one after the other:
+
+``raw``          the limit: point-in-time + ``search_after`` on ``_shard_doc`` with the same
+                 client and settings as reconcile (elasticsearch-py, orjson serializer,
+                 request body, page size, slices, one thread per slice), no-op consumer;
+``reconcile``    the ``reconcile archive`` CLI writing zstd Parquet to moto's S3 server;
+``naive``        ``elasticsearch.helpers.scan`` into a pandas DataFrame, ``to_parquet``;
+``elasticdump``  elasticdump (npm) in point-in-time mode to an NDJSON file.
+
+Measured for each: wall-clock docs/s of the whole process, the client process tree's CPU
+(user + sys from ``wait4``) per million documents, and its peak RSS (``ru_maxrss``). The
+Python variants also report their import (startup) CPU separately. The servers (noida-db,
+moto) run outside the measured process; noida-db's own CPU per variant is reported beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_DIR = ROOT / "bench" / ".node"
+ELASTICDUMP_VERSION = "6.125.1"
+ELASTICDUMP_BIN = NODE_DIR / "node_modules" / "elasticdump" / "bin" / "elasticdump"
+RESULTS = ROOT / "bench" / "results" / "archive-latest.json"
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Archive (`bench/archive.py`)"
+
+WINDOW_START = datetime(2026, 11, 1, 12, tzinfo=UTC)  # a closed hour; holds every document
+INDEX_PREFIX = "bench-logs-"
+BUCKET = "bench-archive"
+VARIANTS = ("raw", "reconcile", "naive", "elasticdump")
+
+#: Targets of issue 2, as ratios of reconcile to the raw reader on the same machine.
+MIN_WALL_RATIO = 0.85  # reconcile docs/s >= 0.85 x raw docs/s
+MAX_CPU_RATIO = 2.0  # reconcile CPU/doc <= 2 x raw CPU/doc
+MAX_RSS_MB = 300.0
+MAX_RSS_GROWTH = 0.10  # from the smallest to the largest size
+
+#: An explicit index mapping, as a Filebeat/Logstash template would give these documents.
+MAPPING: dict[str, Any] = {
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "service": {"type": "keyword"},
+        "trace_id": {"type": "keyword"},
+        "http": {
+            "properties": {
+                "method": {"type": "keyword"},
+                "path": {"type": "keyword"},
+                "status": {"type": "short"},
+                "bytes_sent": {"type": "long"},
+                "duration_ms": {"type": "float"},
+            }
+        },
+        "client": {"properties": {"ip": {"type": "ip"}}},
+        "user_agent": {"type": "keyword"},
+        "host": {"properties": {"name": {"type": "keyword"}}},
+        "tags": {"type": "keyword"},
+        "message": {"type": "text"},
+    }
+}
+
+
+# -- records -----------------------------------------------------------------------------
+
+
+#: Figures computed from a run's measurements; written to the results file beside them.
+DERIVED = (
+    "cpu_s",
+    "docs_per_s",
+    "cpu_s_per_mdocs",
+    "work_cpu_s_per_mdocs",
+    "server_cpu_s_per_mdocs",
+)
+
+
+@dataclass(slots=True)
+class Run:
+    """One variant's run over one index: what the client process cost."""
+
+    variant: str
+    size: int
+    docs: int
+    ok: bool
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    startup_cpu_s: float | None = None
+    work_cpu_s: float | None = None
+    work_wall_s: float | None = None
+    server_cpu_s: float | None = None
+    message: str = ""
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.sys_s
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.size / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def cpu_s_per_mdocs(self) -> float:
+        return self.cpu_s * 1e6 / self.size
+
+    @property
+    def work_cpu_s_per_mdocs(self) -> float | None:
+        return None if self.work_cpu_s is None else self.work_cpu_s * 1e6 / self.size
+
+    @property
+    def server_cpu_s_per_mdocs(self) -> float | None:
+        return None if self.server_cpu_s is None else self.server_cpu_s * 1e6 / self.size
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in DERIVED:
+            value = getattr(self, key)
+            d[key] = None if value is None else round(value, 3)
+        return d
+
+
+@dataclass(slots=True)
+class SizeResult:
+    """Every variant at one index size."""
+
+    size: int
+    load_s: float
+    index_mb: float
+    runs: list[Run] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """What every variant reads: the same index, window, page size and slices."""
+
+    es_url: str
+    index: str
+    page_size: int
+    slices: int
+    workdir: Path
+
+    @property
+    def window_query(self) -> dict[str, Any]:
+        # The same clause as reconcile.source.elastic.ElasticSource.window_query.
+        start = int(WINDOW_START.timestamp() * 1000)
+        rng = {"gte": start, "lt": start + 3_600_000, "format": "epoch_millis"}
+        return {"bool": {"filter": [{"range": {"@timestamp": rng}}]}}
+
+
+# -- workers: run inside the measured subprocess -----------------------------------------
+
+
+def _stats(path: str, **facts: Any) -> None:
+    Path(path).write_text(json.dumps(facts))
+
+
+def worker_raw(a: argparse.Namespace) -> None:
+    """The read limit: reconcile's client and request body, nothing done with the hits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reconcile.source.config import SourceConfig
+    from reconcile.source.elastic import connect
+
+    es = connect(SourceConfig(url=a.es_url, index=a.index, page_size=a.page_size))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    pit = es.open_point_in_time(index=a.index, keep_alive="5m")["id"]
+
+    def read(slice_id: int) -> int:
+        # The same body as reconcile.source.elastic.PointInTime.pages.
+        body: dict[str, Any] = {
+            "size": a.page_size,
+            "query": json.loads(a.query),
+            "sort": [{"_shard_doc": "asc"}],
+            "docvalue_fields": [{"field": "@timestamp", "format": "epoch_millis"}],
+            "track_total_hits": False,
+        }
+        if a.slices > 1:
+            body["slice"] = {"id": slice_id, "max": a.slices}
+        pit_id, n = pit, 0
+        while True:
+            resp = es.search(pit={"id": pit_id, "keep_alive": "5m"}, **body)
+            pit_id = resp.get("pit_id", pit_id)
+            hits = resp["hits"]["hits"]
+            if not hits:
+                return n
+            n += len(hits)
+            body["search_after"] = hits[-1]["sort"]
+
+    if a.slices == 1:
+        docs = read(0)
+    else:
+        with ThreadPoolExecutor(a.slices, thread_name_prefix="slice") as pool:
+            docs = sum(pool.map(read, range(a.slices)))
+    es.close_point_in_time(id=pit)
+    _stats(
+        a.stats,
+        docs=docs,
+        startup_cpu_s=cpu0,
+        work_cpu_s=time.process_time() - cpu0,
+        work_wall_s=time.perf_counter() - wall0,
+    )
+
+
+def worker_reconcile(a: argparse.Namespace) -> None:
+    """The ``reconcile`` console script's entry point, with the flags a user would give."""
+    from reconcile.cli import cli
+
+    args = [
+        "archive",
+        "--es-url",
+        a.es_url,
+        "--index",
+        f"{INDEX_PREFIX}*",
+        "--archive",
+        a.archive,
+        "--from",
+        WINDOW_START.strftime("%Y-%m-%dT%H"),
+        "--to",
+        (WINDOW_START + timedelta(hours=1)).strftime("%Y-%m-%dT%H"),
+        "--page-size",
+        str(a.page_size),
+        "--slices",
+        str(a.slices),
+        "--force",
+        "--format",
+        "json",
+    ]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    code: int | str | None = 0
+    try:
+        cli.main(args=args, prog_name="reconcile", standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
+    _stats(
+        a.stats,
+        exit_code=code,
+        startup_cpu_s=cpu0,
+        work_cpu_s=time.process_time() - cpu0,
+        work_wall_s=time.perf_counter() - wall0,
+    )
+    sys.stdout.flush()
+    if code:
+        sys.exit(code if isinstance(code, int) else 1)
+
+
+def worker_naive(a: argparse.Namespace) -> None:
+    """The script people write: scroll everything into a DataFrame, then write it."""
+    import pandas as pd
+    from elasticsearch import Elasticsearch, helpers
+
+    es = Elasticsearch(a.es_url, request_timeout=120)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    query = {"query": json.loads(a.query)}
+    rows = [
+        hit["_source"] for hit in helpers.scan(es, index=a.index, query=query, size=a.page_size)
+    ]
+    df = pd.json_normalize(rows)
+    df.to_parquet(a.out, index=False)
+    _stats(
+        a.stats,
+        docs=len(df),
+        startup_cpu_s=cpu0,
+        work_cpu_s=time.process_time() - cpu0,
+        work_wall_s=time.perf_counter() - wall0,
+    )
+
+
+WORKERS = {"raw": worker_raw, "reconcile": worker_reconcile, "naive": worker_naive}
+
+
+def worker_main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.archive worker")
+    p.add_argument("variant", choices=sorted(WORKERS))
+    p.add_argument("--es-url", required=True)
+    p.add_argument("--index", required=True)
+    p.add_argument("--query", required=True, help="window query clause, JSON")
+    p.add_argument("--page-size", type=int, required=True)
+    p.add_argument("--slices", type=int, required=True)
+    p.add_argument("--stats", required=True, help="file for the worker's own figures")
+    p.add_argument("--archive", help="reconcile: archive URI")
+    p.add_argument("--out", help="naive: Parquet file")
+    a = p.parse_args(argv)
+    WORKERS[a.variant](a)
+
+
+# -- measuring a subprocess ---------------------------------------------------------------
+
+
+def _server_cpu() -> float | None:
+    """CPU seconds used so far by the noida-db processes this bench started."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    total = 0.0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "noida" in " ".join(proc.cmdline()):
+                t = proc.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
+@dataclass(slots=True)
+class Measured:
+    exit_code: int
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    server_cpu_s: float | None
+    timed_out: bool
+
+
+def measure(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> Measured:
+    """Run ``cmd`` in its own process group; its own wall clock, CPU and peak RSS from wait4."""
+    server0 = _server_cpu()
+    with open(log.with_suffix(".out"), "wb") as out, open(log.with_suffix(".err"), "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            _killpg(proc.pid)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            _killpg(proc.pid)
+            raise
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    server1 = _server_cpu()
+    return Measured(
+        exit_code=proc.returncode,
+        wall_s=wall,
+        user_s=usage.ru_utime,
+        sys_s=usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        server_cpu_s=None if server0 is None or server1 is None else server1 - server0,
+        timed_out=expired.is_set(),
+    )
+
+
+def _killpg(pid: int) -> None:
+    """Kill the group of a child that has not been reaped yet (so its id cannot be reused)."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+# -- the variants, from the parent's side ----------------------------------------------------
+
+
+def client_env(s3_url: str) -> dict[str, str]:
+    """The environment of every measured process: no developer settings, local S3 only."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RECONCILE_", "AWS_", "ES_")) and k != "ELASTICSEARCH_URL"
+    }
+    env.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=s3_url,
+        # Exactly --slices slices whatever the size, like the raw reader.
+        RECONCILE_SOURCE_SLICE_MIN_DOCS="1",
+        RECONCILE_LOG_FORMAT="json",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def worker_cmd(variant: str, p: Params, stats: Path) -> list[str]:
+    """The command line of a Python variant's measured process."""
+    return [
+        sys.executable,
+        "-m",
+        "bench.archive",
+        "worker",
+        variant,
+        "--es-url",
+        p.es_url,
+        "--index",
+        p.index,
+        "--query",
+        json.dumps(p.window_query),
+        "--page-size",
+        str(p.page_size),
+        "--slices",
+        str(p.slices),
+        "--stats",
+        str(stats),
+    ]
+
+
+def run_variant(variant: str, p: Params, size: int, rep: int, s3_url: str, timeout: float) -> Run:
+    tag = f"{size}-{variant}-{rep}"
+    log = p.workdir / tag
+    stats = p.workdir / f"{tag}.stats.json"
+    out_file = p.workdir / f"{tag}.output"
+    base = worker_cmd(variant, p, stats)
+    archive_prefix = f"size-{size}/rep-{rep}"
+    if variant == "raw":
+        cmd = base
+    elif variant == "reconcile":
+        cmd = [*base, "--archive", f"s3://{BUCKET}/{archive_prefix}"]
+    elif variant == "naive":
+        cmd = [*base, "--out", str(out_file)]
+    else:
+        cmd = elasticdump_cmd(p, out_file)
+    m = measure(cmd, client_env(s3_url), log, timeout)
+    run = Run(
+        variant=variant,
+        size=size,
+        docs=0,
+        ok=False,
+        wall_s=round(m.wall_s, 3),
+        user_s=round(m.user_s, 3),
+        sys_s=round(m.sys_s, 3),
+        peak_rss_mb=round(m.peak_rss_mb, 1),
+        server_cpu_s=None if m.server_cpu_s is None else round(m.server_cpu_s, 3),
+    )
+    if stats.exists():
+        facts = json.loads(stats.read_text())
+        run.startup_cpu_s = round(facts["startup_cpu_s"], 3)
+        run.work_cpu_s = round(facts["work_cpu_s"], 3)
+        run.work_wall_s = round(facts["work_wall_s"], 3)
+        run.docs = int(facts.get("docs", 0))
+    if variant == "reconcile":
+        run.docs = archived_rows(log.with_suffix(".out"), s3_url, archive_prefix)
+    elif variant == "elasticdump" and out_file.exists():
+        run.docs = count_lines(out_file)
+    out_file.unlink(missing_ok=True)
+    run.ok = m.exit_code == 0 and not m.timed_out and run.docs == size
+    if not run.ok:
+        err = log.with_suffix(".err")
+        tail = err.read_text(errors="replace")[-600:] if err.exists() else ""
+        why = "timed out" if m.timed_out else f"exit {m.exit_code}"
+        run.message = f"{why}, {run.docs} of {size} docs; stderr tail: {tail.strip()}"
+    return run
+
+
+def profile_variant(variant: str, p: Params, size: int, s3_url: str, outdir: Path) -> Path:
+    """Run a Python variant once more under py-spy (all threads); returns the flame graph."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    svg = outdir.resolve() / f"archive-{size}-{variant}.svg"
+    cmd = worker_cmd(variant, p, p.workdir / f"profile-{variant}.stats.json")
+    if variant == "reconcile":
+        cmd += ["--archive", f"s3://{BUCKET}/size-{size}/profile"]
+    spy = [shutil.which("py-spy") or "py-spy", "record", "--rate", "100", "--output", str(svg)]
+    subprocess.run(
+        [*spy, "--", *cmd],
+        env=client_env(s3_url),
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return svg
+
+
+def s3_client(s3_url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+
+def archived_rows(stdout: Path, s3_url: str, prefix: str) -> int:
+    """Rows reconcile committed, from the manifest it wrote to S3 (0 if none)."""
+    lines = [ln for ln in stdout.read_text().splitlines() if ln.startswith("{")]
+    if not lines or json.loads(lines[-1]).get("status") != "archived":
+        return 0
+    s3 = s3_client(s3_url)
+    key = f"{prefix}/dt={WINDOW_START:%Y-%m-%d}/hour={WINDOW_START:%H}/_manifest.json"
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    files = manifest.get("files", [])
+    return sum(int(f["rows"]) for f in files)
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            n += chunk.count(b"\n")
+    return n
+
+
+def elasticdump_cmd(p: Params, out: Path) -> list[str]:
+    node = shutil.which("node") or "node"
+    return [
+        node,
+        str(ELASTICDUMP_BIN),
+        f"--input={p.es_url}/{p.index}",
+        f"--output={out}",
+        "--type=data",
+        f"--limit={p.page_size}",
+        "--searchAfter=true",
+        "--pit=true",
+        "--pitKeepAlive=5m",
+        f"--searchBody={json.dumps({'query': p.window_query})}",
+    ]
+
+
+def ensure_elasticdump() -> None:
+    """Install the pinned elasticdump into bench/.node when it is missing."""
+    if ELASTICDUMP_BIN.exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise SystemExit("elasticdump needs node and npm (apt-get install nodejs npm)")
+    print(f"installing elasticdump {ELASTICDUMP_VERSION} into {NODE_DIR}", file=sys.stderr)
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(NODE_DIR),
+            "--no-audit",
+            "--no-fund",
+            f"elasticdump@{ELASTICDUMP_VERSION}",
+        ],
+        check=True,
+    )
+
+
+# -- servers and data -------------------------------------------------------------------------
+
+
+def load_index(es_url: str, index: str, size: int) -> float:
+    """Create the index with an explicit mapping and bulk-load ``size`` documents; seconds."""
+    from elasticsearch import Elasticsearch
+
+    from reconcile.synth import bulk_index, window_docs
+    from reconcile.timewin import Window
+
+    es = Elasticsearch(es_url, request_timeout=300)
+    t0 = time.perf_counter()
+    es.indices.create(index=index, mappings=MAPPING)
+    docs = window_docs(Window(WINDOW_START), size, seed=size)
+    loaded = bulk_index(es, ((index, d) for d in docs), chunk=5000)
+    count = int(es.count(index=index)["count"])
+    es.close()
+    if loaded != size or count != size:
+        raise SystemExit(f"loading {index}: indexed {loaded}, counted {count}, wanted {size}")
+    return time.perf_counter() - t0
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def settle(limit_s: float = 60, idle_cpu: float = 0.05) -> float:
+    """Wait until noida-db has finished post-load work (merges), so no variant pays for it."""
+    t0 = time.monotonic()
+    last = _server_cpu()
+    while last is not None and time.monotonic() - t0 < limit_s:
+        time.sleep(2)
+        now = _server_cpu()
+        if now is None or (now - last) / 2 < idle_cpu:
+            break
+        last = now
+    return time.monotonic() - t0
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temporary directory (server data, outputs, logs), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def ratios(results: list[SizeResult]) -> dict[str, Any]:
+    """Reconcile against the raw reader per size, and RSS growth from smallest to largest."""
+    per_size = []
+    for r in results:
+        by = {run.variant: run for run in r.runs}
+        raw, rec = by.get("raw"), by.get("reconcile")
+        if not (raw and rec and raw.ok and rec.ok):
+            continue
+        wall = rec.docs_per_s / raw.docs_per_s
+        cpu = rec.cpu_s / raw.cpu_s
+        entry: dict[str, Any] = {
+            "size": r.size,
+            "wall_ratio": round(wall, 3),
+            "wall_ok": wall >= MIN_WALL_RATIO,
+            "cpu_ratio": round(cpu, 3),
+            "cpu_ok": cpu <= MAX_CPU_RATIO,
+            "peak_rss_mb": rec.peak_rss_mb,
+            "rss_ok": rec.peak_rss_mb < MAX_RSS_MB,
+        }
+        if raw.work_cpu_s and rec.work_cpu_s and raw.work_wall_s and rec.work_wall_s:
+            entry["work_wall_ratio"] = round(raw.work_wall_s / rec.work_wall_s, 3)
+            entry["work_cpu_ratio"] = round(rec.work_cpu_s / raw.work_cpu_s, 3)
+        per_size.append(entry)
+    growth: dict[str, Any] = {}
+    if len(results) >= 2:
+        first, last = results[0], results[-1]
+        for variant in VARIANTS:
+            a = next((x for x in first.runs if x.variant == variant and x.ok), None)
+            b = next((x for x in last.runs if x.variant == variant and x.ok), None)
+            if a and b:
+                growth[variant] = round(b.peak_rss_mb / a.peak_rss_mb - 1, 3)
+    out: dict[str, Any] = {"per_size": per_size, "rss_growth": growth}
+    if "reconcile" in growth:
+        out["rss_growth_ok"] = growth["reconcile"] < MAX_RSS_GROWTH
+    return out
+
+
+def _mark(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+METHOD = """\
+One command loads a fresh local noida-db with N synthetic access-log documents
+(`reconcile.synth`, about 450 bytes of JSON each, explicit mapping) in **one index and one
+hour window**, then runs each variant in its own subprocess over that same index. Loading
+is not measured; the bench waits for the server to go idle before the first variant.
+
+- **raw**: the limit. Point in time + `search_after` on `_shard_doc` with reconcile's own
+  client settings (elasticsearch-py, orjson serializer, no transport retries) and request
+  body, the same page size and slices, one thread per slice; the hits are counted, nothing
+  else.
+- **reconcile**: `reconcile archive` (the CLI entry point) to moto's S3 server: convert to
+  Arrow, zstd Parquet, upload, verify counts, commit the manifest. Default archive settings.
+- **naive**: `elasticsearch.helpers.scan` (scroll, default client) into
+  `pandas.json_normalize`, then `DataFrame.to_parquet` to a local file.
+- **elasticdump** (npm, pinned): `--searchAfter=true --pit=true` to an NDJSON file, one
+  stream (it has no slices).
+
+Client figures are the measured process tree's own (`wait4`): wall-clock from spawn to
+exit (docs/s = N / wall), user + sys CPU seconds per million documents, and peak RSS
+(`ru_maxrss`). "Startup" is the CPU a Python variant spent before its work began (imports,
+client set-up). Server CPU is noida-db's, measured around each run. noida-db shares the two
+cores with the client, is far slower than Elasticsearch, and its scroll is cheaper than its
+point-in-time search (see the server column for naive), so read the ratios, not the
+absolute rates. Every run's document count is checked (reconcile's from its manifest in S3).
+"""
+
+
+def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The body of the Archive section of docs/benchmarks.md."""
+    m, v = meta["machine"], meta["versions"]
+    loads = ", ".join(
+        f"{r.size:,} in {r.load_s:.0f} s ({r.index_mb:,.0f} MB on disk)" for r in results
+    )
+    lines = [
+        METHOD,
+        f"Run {meta['date']}: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, {m['os']}; "
+        f"Python {v['python']}, logflow-reconcile {v['logflow-reconcile']}, elasticsearch-py "
+        f"{v['elasticsearch']}, pyarrow {v['pyarrow']}, pandas {v['pandas']}, noida-db "
+        f"{v['noida-db']}, node {v.get('node', '?')}, elasticdump {v['elasticdump']}. Page size "
+        f"{meta['page_size']}, {meta['slices']} slices, {meta['repeat']} run(s) per variant "
+        f"(median by wall-clock, worst peak RSS). Loaded: {loads}.",
+        "",
+    ]
+    if results and results[-1].size < 250_000:
+        lines += [
+            "**Validation run at small sizes only** (the issue's figures are at 250,000 and "
+            "1,000,000 documents); startup dominates here.",
+            "",
+        ]
+    lines += [
+        "| docs | variant | docs/s | client CPU s / M docs | of which startup s "
+        "| peak RSS MB | server CPU s / M docs |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for run in r.runs:
+            if not run.ok:
+                lines.append(f"| {r.size:,} | {run.variant} | failed: {run.message[:80]} | | | | |")
+                continue
+            startup = "" if run.startup_cpu_s is None else f"{run.startup_cpu_s:.1f}"
+            server = run.server_cpu_s_per_mdocs
+            lines.append(
+                f"| {r.size:,} | {run.variant} | {run.docs_per_s:,.0f} | "
+                f"{run.cpu_s_per_mdocs:,.0f} | {startup} | {run.peak_rss_mb:,.0f} | "
+                f"{'' if server is None else f'{server:,.0f}'} |"
+            )
+    lines += ["", "Targets, reconcile against raw on the same index:", ""]
+    for e in summary["per_size"]:
+        work = ""
+        if "work_cpu_ratio" in e:
+            work = (
+                f" (excluding startup: wall {e['work_wall_ratio']:.2f}x, "
+                f"CPU {e['work_cpu_ratio']:.2f}x)"
+            )
+        lines.append(
+            f"- {e['size']:,} docs: wall-clock {e['wall_ratio']:.2f}x "
+            f"(target ≥ {MIN_WALL_RATIO}: {_mark(e['wall_ok'])}); client CPU "
+            f"{e['cpu_ratio']:.2f}x (target ≤ {MAX_CPU_RATIO:g}: {_mark(e['cpu_ok'])}){work}; "
+            f"peak RSS {e['peak_rss_mb']:.0f} MB (target < {MAX_RSS_MB:.0f}: "
+            f"{_mark(e['rss_ok'])})."
+        )
+    growth = summary["rss_growth"]
+    if growth:
+        sizes = f"{results[0].size:,} → {results[-1].size:,} docs"
+        parts = ", ".join(f"{name} {g:+.0%}" for name, g in growth.items())
+        line = f"- Peak RSS growth {sizes}: {parts}"
+        if "rss_growth_ok" in summary:
+            line += f" (reconcile target < {MAX_RSS_GROWTH:.0%}: {_mark(summary['rss_growth_ok'])})"
+        lines.append(line + ".")
+    lines += ["", f"Command: `{meta['command']}`; raw figures in `{meta['results']}`."]
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(body: str, path: Path = DOCS) -> None:
+    """Replace the body of this bench's section in docs/benchmarks.md, nothing else."""
+    text = path.read_text()
+    start = text.index(SECTION) + len(SECTION)
+    nxt = text.find("\n## ", start)
+    end = len(text) if nxt == -1 else nxt + 1
+    path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:])
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(ram), "os": platform.platform()}
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("logflow-reconcile", "elasticsearch", "pyarrow", "pandas", "noida-db", "moto"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "missing"
+    node = shutil.which("node")
+    if node:
+        out["node"] = subprocess.run(
+            [node, "--version"], capture_output=True, text=True
+        ).stdout.strip()
+    out["elasticdump"] = ELASTICDUMP_VERSION
+    return out
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    sizes: list[int]
+    variants: list[str]
+    page_size: int
+    slices: int
+    repeat: int
+    timeout: float
+    tmp: Path
+    results: Path
+    profile: Path | None
+    write_docs: bool
+    report: Path | None
+
+
+def parse_args(argv: list[str]) -> Options:
+    from reconcile.source.config import SourceConfig
+
+    defaults = SourceConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m bench.archive",
+        description="Benchmark reconcile archive against raw PIT reads, the naive script and elasticdump.",
+    )
+    p.add_argument(
+        "--docs",
+        type=int,
+        nargs="+",
+        default=[250_000, 1_000_000],
+        help="index sizes, smallest first (default: 250000 1000000)",
+    )
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument(
+        "--page-size",
+        type=int,
+        default=defaults.page_size,
+        help="search_after page size for every variant (default: reconcile's)",
+    )
+    p.add_argument(
+        "--slices",
+        type=int,
+        default=defaults.slices,
+        help="point-in-time slices for raw and reconcile (default: reconcile's)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each variant per size; the median run is kept",
+    )
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per variant run")
+    p.add_argument(
+        "--tmp",
+        type=Path,
+        default=Path(tempfile.gettempdir()),
+        help="where server data and outputs go (removed after each size)",
+    )
+    p.add_argument("--results", type=Path, default=RESULTS, help="JSON results file")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="after measuring, run raw and reconcile once more under py-spy; flame graphs to DIR",
+    )
+    p.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="replace the Archive section of docs/benchmarks.md with this run's report",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print (and with --write-docs write) the report of a results file",
+    )
+    a = p.parse_args(argv)
+    if a.profile and shutil.which("py-spy") is None:
+        p.error("--profile needs py-spy on PATH (pip install py-spy)")
+    return Options(
+        sorted(a.docs),
+        a.variants,
+        a.page_size,
+        a.slices,
+        a.repeat,
+        a.timeout,
+        a.tmp,
+        a.results,
+        a.profile,
+        a.write_docs,
+        a.report,
+    )
+
+
+def median_run(runs: list[Run]) -> Run:
+    ok = [r for r in runs if r.ok]
+    if not ok:
+        return runs[-1]
+    best = sorted(ok, key=lambda r: r.wall_s)[len(ok) // 2]
+    best.peak_rss_mb = max(r.peak_rss_mb for r in ok)  # the worst peak is the honest one
+    return best
+
+
+@dataclass(slots=True)
+class Bench:
+    opts: Options
+    s3_url: str = ""
+    results: list[SizeResult] = field(default_factory=list)
+
+    def run(self) -> None:
+        from tests.servers import moto_server
+
+        with moto_server() as s3_url:
+            self.s3_url = s3_url
+            s3_client(s3_url).create_bucket(Bucket=BUCKET)
+            for size in self.opts.sizes:
+                self.results.append(self.one_size(size))
+
+    def one_size(self, size: int) -> SizeResult:
+        from reconcile.synth import daily_index
+        from tests.servers import elasticsearch_server
+
+        index = daily_index(INDEX_PREFIX, WINDOW_START)
+        with scratch_dir(f"bench-archive-{size}-") as work, elasticsearch_server(work) as es_url:
+            _say(f"[{size:,}] loading into noida-db at {es_url} (not measured) ...")
+            load_s = load_index(es_url, index, size)
+            index_mb = dir_mb(work / "noida-data")
+            _say(
+                f"[{size:,}] loaded in {load_s:.0f}s ({size / load_s:,.0f} docs/s), "
+                f"{index_mb:,.0f} MB on disk; waited {settle():.0f}s for the server to go idle"
+            )
+            result = SizeResult(size, round(load_s, 1), round(index_mb, 1))
+            params = Params(es_url, index, self.opts.page_size, self.opts.slices, work)
+            runs: dict[str, list[Run]] = {v: [] for v in self.opts.variants}
+            for rep in range(self.opts.repeat):
+                for variant in self.opts.variants:
+                    run = run_variant(variant, params, size, rep, self.s3_url, self.opts.timeout)
+                    runs[variant].append(run)
+                    _say(f"[{size:,}] {_describe(run)}")
+            result.runs = [median_run(runs[v]) for v in self.opts.variants]
+            if self.opts.profile:
+                for variant in ("raw", "reconcile"):
+                    svg = profile_variant(variant, params, size, self.s3_url, self.opts.profile)
+                    _say(f"[{size:,}] {variant} profile: {svg}")
+        return result
+
+
+def _describe(run: Run) -> str:
+    if not run.ok:
+        return f"{run.variant}: FAILED {run.message}"
+    return (
+        f"{run.variant}: {run.docs_per_s:,.0f} docs/s, {run.cpu_s_per_mdocs:,.0f} CPU s/M docs, "
+        f"peak RSS {run.peak_rss_mb:,.0f} MB ({run.wall_s:.1f}s wall)"
+    )
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def load_results(path: Path) -> tuple[list[SizeResult], dict[str, Any]]:
+    """Results and metadata back from a results file."""
+    doc = json.loads(path.read_text())
+    names = set(Run.__dataclass_fields__)
+    results = [
+        SizeResult(
+            x["size"],
+            x["load_s"],
+            x["index_mb"],
+            [Run(**{k: v for k, v in r.items() if k in names}) for r in x["runs"]],
+        )
+        for x in doc["sizes"]
+    ]
+    return results, doc["meta"]
+
+
+def save_results(path: Path, results: list[SizeResult], meta: dict[str, Any]) -> None:
+    doc = {
+        "meta": meta,
+        "sizes": [
+            {
+                "size": r.size,
+                "load_s": r.load_s,
+                "index_mb": r.index_mb,
+                "runs": [x.as_dict() for x in r.runs],
+            }
+            for r in results
+        ],
+        "summary": ratios(results),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:
+        worker_main(argv[1:])
+        return 0
+    opts = parse_args(argv)
+    if opts.report:
+        results, meta = load_results(opts.report)
+    else:
+        if "elasticdump" in opts.variants:
+            ensure_elasticdump()
+        tempfile.tempdir = str(opts.tmp)
+        started = datetime.now(UTC)
+        bench = Bench(opts)
+        bench.run()
+        results = bench.results
+        meta = {
+            "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+            "command": " ".join(["python -m bench.archive", *argv]),
+            "results": _display_path(opts.results),
+            "machine": machine(),
+            "versions": versions(),
+            "page_size": opts.page_size,
+            "slices": opts.slices,
+            "repeat": opts.repeat,
+            "window": WINDOW_START.isoformat(),
+            "layout": "one index, every document in one hour window",
+        }
+        save_results(opts.results, results, meta)
+        _say(f"results: {opts.results}")
+    body = markdown(results, ratios(results), meta)
+    print(body)
+    if opts.write_docs:
+        write_docs(body)
+        _say(f"updated {SECTION!r} in {DOCS}")
+    failed = [run for r in results for run in r.runs if not run.ok]
+    return 1 if failed else 0
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
