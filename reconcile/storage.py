@@ -7,6 +7,8 @@ Arrow get a ``pyarrow.fs`` filesystem and base path from :meth:`ObjectStore.arro
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -75,6 +77,18 @@ class ObjectStore(ABC):
     def arrow(self) -> tuple[pyarrow.fs.FileSystem, str]:
         """A pyarrow filesystem and the base path inside it, for Arrow/DuckDB readers."""
 
+    @abstractmethod
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The object's content and an opaque version (S3 ETag) for :meth:`put_if`."""
+
+    @abstractmethod
+    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
+        """Write only if the object is still at ``version`` (``None``: only if absent).
+
+        Returns the new version, or ``None`` when someone else wrote first. This is the
+        compare-and-swap that leases and alert state are built on.
+        """
+
     def exists(self, key: str) -> bool:
         return self.get_bytes(key) is not None
 
@@ -89,10 +103,19 @@ class LocalStore(ObjectStore):
     def _path(self, key: str) -> Path:
         return self.root / key
 
+    def _mkstemp(self, parent: Path) -> tuple[int, str]:
+        # Another process may prune an empty parent between mkdir and mkstemp: try again.
+        for _ in range(5):
+            parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return tempfile.mkstemp(prefix=".tmp-", dir=parent)
+            except FileNotFoundError:
+                continue
+        raise StorageError(f"cannot create a file in {parent}: it keeps disappearing")
+
     def _replace_with(self, key: str, fill: Any) -> None:
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
+        fd, tmp = self._mkstemp(dest.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fill(fh)
@@ -119,6 +142,21 @@ class LocalStore(ObjectStore):
         except FileNotFoundError:
             return None
 
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        data = self.get_bytes(key)
+        return None if data is None else (data, hashlib.sha256(data).hexdigest())
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
+        lock = self._path(key).with_name(self._path(key).name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            current = self.get_versioned(key)
+            if (current[1] if current else None) != version:
+                return None
+            self.put_bytes(key, data)
+            return hashlib.sha256(data).hexdigest()
+
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         base = self._path(prefix)
         top = base if base.is_dir() else base.parent
@@ -127,12 +165,15 @@ class LocalStore(ObjectStore):
         out = []
         for dirpath, _dirs, files in os.walk(top):
             for name in files:
-                if name.startswith(".tmp-"):
+                if name.startswith(".tmp-") or name.endswith(".lock"):
                     continue
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    out.append(ObjectInfo(key, full.stat().st_size))
+                    try:
+                        out.append(ObjectInfo(key, full.stat().st_size))
+                    except FileNotFoundError:  # deleted while we walked
+                        continue
         return sorted(out, key=lambda o: o.key)
 
     def delete(self, keys: Iterable[str]) -> None:
@@ -141,14 +182,24 @@ class LocalStore(ObjectStore):
         # Empty staging directories are noise for people browsing the archive.
         for key in keys:
             parent = self._path(key).parent
-            while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()
+            while parent != self.root:
+                try:
+                    parent.rmdir()  # only succeeds when empty
+                except OSError:
+                    break
                 parent = parent.parent
 
     def move(self, src: str, dst: str) -> None:
         dest = self._path(dst)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._path(src), dest)
+        for _ in range(5):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(self._path(src), dest)
+                return
+            except FileNotFoundError:
+                if not self._path(src).exists():
+                    raise
+        raise StorageError(f"cannot move {src} to {dst}: the target directory keeps disappearing")
 
     def arrow(self) -> tuple[pyarrow.fs.FileSystem, str]:
         import pyarrow.fs
@@ -234,6 +285,38 @@ class S3Store(ObjectStore):
                 return None
             raise StorageError(f"get {key} on {self.uri}: {exc}") from exc
         return resp["Body"].read()
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StorageError(f"get {key} on {self.uri}: {exc}") from exc
+        return resp["Body"].read(), str(resp["ETag"])
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
+        from botocore.exceptions import ClientError
+
+        cond = {"IfNoneMatch": "*"} if version is None else {"IfMatch": version}
+        try:
+            resp = self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, **cond, **self._extra_args()
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+                "412",
+                "409",
+                "NoSuchKey",
+            ):
+                return None
+            raise StorageError(f"conditional put {key} on {self.uri}: {exc}") from exc
+        return str(resp["ETag"])
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -20,7 +20,7 @@ class ArchiveConfig(BaseModel):
     """Codec level (zstd 1-22); None for the codec default."""
     row_group_rows: int = Field(131_072, ge=1_000)
     """Most rows in one Parquet row group."""
-    buffer_mb: int = Field(96, ge=4)
+    buffer_mb: int = Field(32, ge=4)
     """Arrow megabytes buffered for row groups, shared by a window's slices (bounds memory)."""
     max_file_rows: int = Field(2_000_000, ge=1_000)
     """Most rows in one Parquet file; a slice rolls to a new part file beyond it."""

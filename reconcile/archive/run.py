@@ -224,7 +224,9 @@ class Archiver:
 
     def _archive_once(self, window: Window) -> WindowResult:
         mappings = self.mappings()
-        touched = self.source.touched_indices(window, sorted(mappings)) if mappings else []
+        touched, approx = (
+            self.source.touched_indices(window, sorted(mappings)) if mappings else ([], 0)
+        )
         schema = build_schema(
             {i: mappings[i] for i in touched},
             self.spec.source.timestamp_field,
@@ -245,9 +247,10 @@ class Archiver:
         try:
             if touched:
                 with self.source.point_in_time(touched) as pit:
-                    expected = pit.count(window)
-                    self.progress.window_started(window, expected)
-                    files, rejects = self._read_and_stage(pit, window, schema, stage, expected)
+                    self.progress.window_started(window, approx)
+                    files, rejects, expected = self._read_and_stage(
+                        pit, window, schema, stage, approx
+                    )
             else:
                 expected, files, rejects = 0, [], []
                 self.progress.window_started(window, 0)
@@ -311,27 +314,43 @@ class Archiver:
 
     def _read_and_stage(
         self, pit: PointInTime, window: Window, schema: WindowSchema, stage: str, expected: int
-    ) -> tuple[list[FileEntry], list[FileEntry]]:
+    ) -> tuple[list[FileEntry], list[FileEntry], int]:
+        """Read every slice into staged files; returns files, rejects and the PIT count."""
         parts = self._slices(expected)
+        totals: dict[int, int] = {}
         buffer_bytes = max(1, self.spec.archive.buffer_mb * 1024 * 1024 // len(parts))
         with self._scratch() as scratch:
             sink = self._sink(stage)
             if len(parts) == 1:
                 outcomes = [
-                    self._read_slice(pit, window, schema, parts[0], scratch, sink, buffer_bytes)
+                    self._read_slice(
+                        pit, window, schema, parts[0], scratch, sink, buffer_bytes, totals
+                    )
                 ]
             else:
                 with ThreadPoolExecutor(len(parts), thread_name_prefix="slice") as pool:
                     futures = [
                         pool.submit(
-                            self._read_slice, pit, window, schema, p, scratch, sink, buffer_bytes
+                            self._read_slice,
+                            pit,
+                            window,
+                            schema,
+                            p,
+                            scratch,
+                            sink,
+                            buffer_bytes,
+                            totals,
                         )
                         for p in parts
                     ]
                     outcomes = [f.result() for f in futures]
         files = [f for o in outcomes for f in o[0]]
         rejects = [r for o in outcomes for r in o[1]]
-        return files, rejects
+        if len(totals) != len(parts):
+            raise SourceError(
+                f"window {window.label}: {len(parts) - len(totals)} slices returned no count"
+            )
+        return files, rejects, sum(totals.values())
 
     def _read_slice(
         self,
@@ -342,6 +361,7 @@ class Archiver:
         scratch: Path,
         sink: Callable[[Path, str, int], FileEntry],
         buffer_bytes: int,
+        totals: dict[int, int],
     ) -> tuple[list[FileEntry], list[FileEntry]]:
         converter = RowConverter(schema, self.spec.archive.max_doc_bytes)
         writer = ParquetSliceWriter(
@@ -349,7 +369,7 @@ class Archiver:
         )
         rejects = RejectWriter(part.id, scratch, sink, window.label)
         try:
-            for hits in pit.pages(window, part):
+            for hits in pit.pages(window, part, totals):
                 batch, bad = converter.convert(hits)
                 if batch is not None:
                     writer.write(batch)

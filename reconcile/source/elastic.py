@@ -181,8 +181,11 @@ class ElasticSource:
         )
         return int(resp["count"])
 
-    def touched_indices(self, window: Window, indices: list[str]) -> list[str]:
-        """The indices holding at least one document of the window."""
+    def touched_indices(self, window: Window, indices: list[str]) -> tuple[list[str], int]:
+        """The indices holding documents of the window, and their live total."""
+        if len(indices) == 1:
+            n = self.count(window, index=indices[0])
+            return (indices if n else []), n
         resp = self.call(
             f"indices of {window.label}",
             self.es.search,
@@ -197,9 +200,10 @@ class ElasticSource:
         buckets = resp.get("aggregations", {}).get("idx", {}).get("buckets", [])
         total = int(resp["hits"]["total"]["value"])
         if sum(int(b["doc_count"]) for b in buckets) == total:
-            return sorted(str(b["key"]) for b in buckets)
+            return sorted(str(b["key"]) for b in buckets), total
         # Servers without a terms aggregation on _index: ask each index.
-        return [name for name in indices if self.count(window, index=name) > 0]
+        counts = {name: self.count(window, index=name) for name in indices}
+        return [name for name, n in counts.items() if n], sum(counts.values())
 
     def untimed(self, index: str) -> int:
         """Documents of ``index`` without the timestamp field: they belong to no window."""
@@ -247,19 +251,14 @@ class PointInTime:
             **body,
         )
 
-    def count(self, window: Window) -> int:
-        """Exact count of the window inside this point in time."""
-        resp = self._search(
-            f"count {window.label} in point in time",
-            self.id,
-            size=0,
-            query=self.source.window_query(window),
-            track_total_hits=True,
-        )
-        return int(resp["hits"]["total"]["value"])
+    def pages(
+        self, window: Window, part: Slice | None = None, totals: dict[int, int] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of hits (``_id``, ``_index``, ``_source``, timestamp docvalue) of one slice.
 
-    def pages(self, window: Window, part: Slice | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of hits (``_id``, ``_index``, ``_source``, timestamp docvalue) of one slice."""
+        The first request also counts the slice exactly (``totals[slice id]``), so the
+        window's point-in-time count costs no request of its own.
+        """
         src = self.source
         ts = src.cfg.timestamp_field
         body: dict[str, Any] = {
@@ -267,7 +266,7 @@ class PointInTime:
             "query": src.window_query(window),
             "sort": [{"_shard_doc": "asc"}],
             "docvalue_fields": [{"field": ts, "format": "epoch_millis"}],
-            "track_total_hits": False,
+            "track_total_hits": True,
         }
         if part is not None and part.max > 1:
             body["slice"] = {"id": part.id, "max": part.max}
@@ -279,6 +278,10 @@ class PointInTime:
                 body["search_after"] = after
             resp = self._search(f"read {window.label} page {page_no}", pit_id, **body)
             pit_id = resp.get("pit_id", pit_id)
+            if page_no == 0:
+                body["track_total_hits"] = False
+                if totals is not None:
+                    totals[part.id if part else 0] = int(resp["hits"]["total"]["value"])
             hits = resp["hits"]["hits"]
             if not hits:
                 return
