@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import random
 import re
-import socket
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import ConfigError, ReconcileError, StorageError
+from ..errors import ConfigError, ReconcileError
 from ..findings import iso
+from ..lease import Held, Lease
 from ..storage import open_store
 from ..timewin import parse_time
 from .cas import ConditionalStore, conditional
@@ -132,15 +128,6 @@ def state_uri(alerts_state_uri: str, archive_uri: str) -> str:
     return archive_uri.rstrip("/") + "/_reconcile/alerts"
 
 
-@dataclass(slots=True)
-class Lease:
-    """The right to plan and send this job's notifications, until ``expires``."""
-
-    owner: str
-    etag: str
-    expires: float
-
-
 class StateStore:
     """Loads and saves one job's :class:`AlertState` under a lease."""
 
@@ -190,83 +177,27 @@ class StateStore:
 
     # -- lease ------------------------------------------------------------------------------
 
+    def _lease(self) -> Lease:
+        return Lease(
+            self.store.store,
+            self.lease_key,
+            f"alert lease of job {self.job}",
+            held_error=AlertStateError,
+            lost_error=AlertStateError,
+        )
+
     @contextmanager
-    def lease(self, ttl_s: float, wait_s: float) -> Iterator[Lease]:
+    def lease(self, ttl_s: float, wait_s: float) -> Iterator[Held]:
         """Hold the job's alert lease for the duration of the block."""
-        held = self.acquire(ttl_s, wait_s)
-        try:
+        with self._lease().hold(ttl_s, wait_s) as held:
             yield held
-        finally:
-            self.release(held)
 
-    def acquire(self, ttl_s: float, wait_s: float) -> Lease:
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        deadline = time.monotonic() + wait_s
-        holder: dict[str, Any] = {}
-        while True:
-            now = time.time()
-            body = json.dumps(
-                {
-                    "owner": owner,
-                    "acquired_at": now,
-                    "expires_at": now + ttl_s,
-                    "released": False,
-                }
-            ).encode()
-            current = self.store.get(self.lease_key)
-            if current is None:
-                etag = self.store.create(self.lease_key, body)
-            else:
-                holder = _parse_lease(current[0])
-                free = holder.get("released") or float(holder.get("expires_at", 0)) <= now
-                if free and not holder.get("released"):
-                    log.warning(
-                        "alerts: taking over the expired alert lease of %s", holder.get("owner")
-                    )
-                etag = self.store.replace(self.lease_key, body, current[1]) if free else None
-            if etag is not None:
-                return Lease(owner, etag, now + ttl_s)
-            if time.monotonic() >= deadline:
-                until = holder.get("expires_at")
-                when = (
-                    datetime.fromtimestamp(float(until), UTC).strftime("%H:%M:%SZ")
-                    if until
-                    else "?"
-                )
-                raise AlertStateError(
-                    f"another run ({holder.get('owner', '?')}) holds the alert lease of job "
-                    f"{self.job} until {when}; waited {wait_s:g}s (alerts.lock_wait_s)"
-                )
-            time.sleep(random.uniform(0.05, 0.25))
+    def acquire(self, ttl_s: float, wait_s: float) -> Held:
+        return self._lease().acquire(ttl_s, wait_s)
 
-    def renew(self, lease: Lease, ttl_s: float) -> Lease:
+    def renew(self, lease: Held, ttl_s: float) -> Held:
         """Extend a held lease (in place); :class:`AlertStateError` if it was lost."""
-        now = time.time()
-        body = json.dumps(
-            {"owner": lease.owner, "acquired_at": now, "expires_at": now + ttl_s, "released": False}
-        ).encode()
-        etag = self.store.replace(self.lease_key, body, lease.etag)
-        if etag is None:
-            raise AlertStateError(
-                f"the alert lease of job {self.job} was taken over by another run"
-            )
-        lease.etag, lease.expires = etag, now + ttl_s
-        return lease
+        return self._lease().renew(lease, ttl_s)
 
-    def release(self, lease: Lease) -> None:
-        body = json.dumps(
-            {"owner": lease.owner, "released": True, "released_at": time.time(), "expires_at": 0}
-        ).encode()
-        try:
-            if self.store.replace(self.lease_key, body, lease.etag) is None:
-                log.warning("alerts: the alert lease was taken over before this run released it")
-        except StorageError as exc:  # the lease expires by itself
-            log.warning("alerts: could not release the alert lease: %s", exc)
-
-
-def _parse_lease(data: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-        return doc if isinstance(doc, dict) else {}
-    except ValueError:
-        return {}
+    def release(self, lease: Held) -> None:
+        self._lease().release(lease)
