@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(prometheus-alertmanager prometheus-pushgateway)
+DEBS=(prometheus-alertmanager prometheus-pushgateway chromium)
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

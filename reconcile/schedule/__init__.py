@@ -1,0 +1,1 @@
+"""The scheduled unit: ``reconcile run`` for cron or a Kubernetes CronJob."""
