@@ -7,6 +7,7 @@ key and where its value came from. Secrets are never read from the file.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -16,15 +17,33 @@ from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .alerts.config import AlertsConfig
 from .archive.config import ArchiveConfig
+from .check.config import CheckConfig
+from .egress.config import EgressConfig
 from .errors import ConfigError
+from .expected.config import ExpectedConfig
+from .schedule.config import RunConfig
 from .source.config import SourceConfig
 
 #: Keys that would hold secrets; the file may not set them (they come from the environment).
 SECRET_KEYS = {"password", "api_key", "secret", "token", "routing_key", "webhook_secret"}
 
+#: Keys whose values may embed a token (Slack and webhook URLs): never echoed in errors.
+SECRET_URL_KEYS = {"webhook_url", "slack_webhook_url"}
+
 #: Environment aliases that people already use, mapped to dotted keys.
-ENV_ALIASES = {"ES_URL": "source.url", "ELASTICSEARCH_URL": "source.url"}
+ENV_ALIASES = {
+    "ES_URL": "source.url",
+    "ELASTICSEARCH_URL": "source.url",
+    "RECONCILE_ARCHIVE": "archive.uri",
+    "RECONCILE_WEBHOOK_URL": "alerts.webhook_url",
+    "RECONCILE_SLACK_WEBHOOK_URL": "alerts.slack_webhook_url",
+    "RECONCILE_ALERTMANAGER_URL": "alerts.alertmanager_url",
+    "RECONCILE_PAGERDUTY_ROUTING_KEY": "alerts.routing_key",
+    "RECONCILE_WEBHOOK_SECRET": "alerts.webhook_secret",
+    "PUSHGATEWAY_URL": "run.pushgateway_url",
+}
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -40,6 +59,16 @@ class JobSpec(BaseModel):
     """The Elasticsearch source."""
     archive: ArchiveConfig = ArchiveConfig()
     """The Parquet archive."""
+    expected: ExpectedConfig = ExpectedConfig()
+    """Where the expected request counts come from."""
+    check: CheckConfig = CheckConfig()
+    """How hours are judged and where results go."""
+    egress: EgressConfig = EgressConfig()
+    """NAT gateway egress watch."""
+    alerts: AlertsConfig = AlertsConfig()
+    """Where alerts go and how often they repeat."""
+    run: RunConfig = RunConfig()
+    """What a scheduled run covers."""
 
 
 def _sections() -> dict[str, type[BaseModel]]:
@@ -76,10 +105,19 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, tuple[A
             var = env_name(key)
             if var in environ and environ[var] != "":
                 raw: Any = environ[var]
-                if _is_list(section, field):
+                if _is_list(section, field) and not raw.lstrip().startswith("["):
                     raw = [p.strip() for p in raw.split(",") if p.strip()]
+                elif raw.lstrip().startswith(("{", "[")):
+                    raw = _json_value(raw, var)
                 found[key] = (raw, f"environment {var}")
     return found
+
+
+def _json_value(raw: str, var: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"environment {var}: not valid JSON: {exc}") from None
 
 
 def _substitute(value: Any, where: str) -> Any:
@@ -170,11 +208,9 @@ def _explain(exc: ValidationError, origins: Mapping[str, str]) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         value = err.get("input")
-        shown = (
-            ""
-            if isinstance(value, dict) or err["type"] == "extra_forbidden"
-            else f", got {value!r}"
-        )
+        hidden = str(err["loc"][-1]) in SECRET_KEYS | SECRET_URL_KEYS if err["loc"] else False
+        quiet = hidden or isinstance(value, dict) or err["type"] == "extra_forbidden"
+        shown = "" if quiet else f", got {value!r}"
         lines.append(f"{key}: {msg}{shown}{where}")
     return "invalid job spec: " + "; ".join(lines)
 

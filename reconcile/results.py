@@ -99,7 +99,7 @@ def write_findings(
                 )
                 if (r, w) not in replaced
             ]
-            new = pa.concat_tables([old.take(keep).cast(FILE_SCHEMA), new])
+            new = pa.concat_tables([old.take(pa.array(keep, pa.int64())).cast(FILE_SCHEMA), new])
         new = new.sort_by([("window_start", "ascending"), ("resource", "ascending")])
         buf = io.BytesIO()
         pq.write_table(new, buf, compression="zstd")

@@ -1,0 +1,335 @@
+"""Run a check: expected counts, archived counts, ratio baseline, judgement, results.
+
+::
+
+    expected   = load-balancer requests per hour (CloudWatch or ALB access logs)
+    archived   = rows per hour partition, from Parquet footers, compared with manifests
+    baseline   = the expected ratio per hour (configured, or learned from trailing hours)
+    findings   = judge(expected, archived, baseline)  ->  results dataset (rerun replaces)
+
+Usable from the CLI, a scheduler or a test: :func:`check` returns a :class:`CheckReport`
+and raises :class:`~reconcile.errors.ReconcileError` only when it could not run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..engines import Engine
+from ..errors import ConfigError
+from ..findings import Finding
+from ..results import write_findings
+from ..sqlfiles import render
+from ..storage import ObjectStore, open_store
+from ..timewin import Window, utcnow, windows
+from .archived import ArchiveReader, ArchiveScan
+from .baseline import Samples, baselines, history_range, samples_from
+from .config import default_results_uri
+from .judge import Baseline, judge
+
+if TYPE_CHECKING:
+    from ..expected import ExpectedConfig, ExpectedCounts
+    from ..job import JobSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CheckReport:
+    """The outcome of one check run."""
+
+    job: str
+    resource: str
+    start: datetime
+    end: datetime
+    now: datetime
+    findings: list[Finding]
+    engine: str
+    bytes_scanned: int = 0
+    """Bytes the engine scanned (Athena's bill; 0 for DuckDB)."""
+    results_uri: str | None = None
+    results_keys: list[str] = field(default_factory=list)
+    ratio_history: str = ""
+    """Where learned-ratio samples came from, when the ratio is learned."""
+    object_requests: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.findings if f.status == status)
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_problem]
+
+    @property
+    def summary(self) -> str:
+        counts = Counter(f.status for f in self.findings)
+        parts = [f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        return f"{len(self.findings)} windows: " + ", ".join(parts)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - t0, 4)
+
+
+def results_uri(spec: JobSpec) -> str:
+    return spec.check.results_uri or default_results_uri(spec.archive.uri)
+
+
+def open_engine(
+    spec: JobSpec, start: datetime, end: datetime, store: ObjectStore | None = None
+) -> Engine:
+    """The job's engine; DuckDB gets views named like the Athena tables."""
+    cfg = spec.check
+    if cfg.engine == "athena":
+        from ..engines.athena import AthenaEngine
+
+        return AthenaEngine(
+            database=cfg.athena_database,
+            workgroup=cfg.athena_workgroup,
+            output_location=cfg.athena_output_location,
+            catalog=cfg.athena_catalog,
+            poll_interval_s=cfg.athena_poll_interval_s,
+            timeout_s=cfg.athena_timeout_s,
+        )
+    from ..engines.duckdb import DuckDBEngine
+    from .views import alb_logs_table, archive_dataset, results_dataset
+
+    archive = store or open_store(spec.archive.uri)
+    results = open_store(results_uri(spec))
+    return DuckDBEngine(
+        {
+            "archive_logs": lambda: archive_dataset(archive),
+            "reconcile_results": lambda: results_dataset(results),
+            "alb_access_logs": lambda: alb_logs_table(spec, start, end),
+        }
+    )
+
+
+def alb_sql_applies(cfg: ExpectedConfig) -> bool:
+    """``queries/expected_from_alb_logs`` applies the default filters only (no host or path)."""
+    return (
+        cfg.exclude_waf_blocked
+        and cfg.exclude_fixed_response
+        and cfg.exclude_redirects
+        and not cfg.exclude_not_forwarded
+        and not cfg.include_only_hosts
+        and not cfg.exclude_hosts
+        and not cfg.exclude_path_prefixes
+    )
+
+
+def expected_for(spec: JobSpec, start: datetime, end: datetime, engine: Engine) -> ExpectedCounts:
+    """Expected requests per window of ``[start, end)``.
+
+    With Athena and ALB access logs, the logs are counted where they are, by
+    ``sql/queries/expected_from_alb_logs`` on the ``alb_access_logs`` table; otherwise (and
+    when host or path filters are set, which that query cannot express) by
+    :func:`reconcile.expected.expected_counts`.
+    """
+    from ..expected import expected_counts
+
+    cfg = spec.expected
+    if engine.name == "athena" and cfg.source == "alb_logs":
+        if alb_sql_applies(cfg):
+            return _expected_by_sql(cfg, start, end, engine)
+        log.info("ALB logs are counted locally: host and path filters are not in the SQL file")
+    return expected_counts(cfg, start, end)
+
+
+def _expected_by_sql(
+    cfg: ExpectedConfig, start: datetime, end: datetime, engine: Engine
+) -> ExpectedCounts:
+    from ..expected import ExpectedCounts
+    from ..expected.alb_logs import alb_query_params
+    from ..expected.model import resource_name, zero_filled
+
+    sql = render("queries/expected_from_alb_logs", alb_query_params(cfg, start, end))
+    found: dict[Window, int] = {}
+    for row in engine.query(sql).to_pylist():
+        ws = row["window_start"]
+        ws = ws.replace(tzinfo=UTC) if ws.tzinfo is None else ws.astimezone(UTC)
+        found[Window(ws)] = int(row["expected"])
+    counts = zero_filled(windows(start, end), found)
+    detail = {"engine": engine.name, "query": "queries/expected_from_alb_logs"}
+    return ExpectedCounts("alb_logs", resource_name(cfg.load_balancers), counts, detail)
+
+
+def history_samples(
+    engine: Engine, job: str, resource: str, start: datetime, end: datetime
+) -> Samples:
+    """Ratio samples of ``[start, end)`` from the results history (``sql/queries/ratio_history``)."""
+    last = end - timedelta(microseconds=1)
+    sql = render(
+        "queries/ratio_history",
+        {
+            "job": job,
+            "resource": resource,
+            "start": start,
+            "end": end,
+            "start_dt": start.strftime("%Y-%m-%d"),
+            "end_dt": last.strftime("%Y-%m-%d"),
+        },
+    )
+    table = engine.query(sql)
+    out: Samples = {}
+    for row in table.to_pylist():
+        ws = row["window_start"]
+        if ws.tzinfo is None:  # Athena timestamps carry no zone; they are UTC
+            ws = ws.replace(tzinfo=UTC)
+        out[ws] = int(row["archived"]) / int(row["expected"])
+    return out
+
+
+class Checker:
+    """Checks windows of one job; reusable from the CLI, a scheduler or a test."""
+
+    def __init__(
+        self, spec: JobSpec, engine: Engine | None = None, store: ObjectStore | None = None
+    ) -> None:
+        if not spec.archive.uri and store is None:
+            raise ConfigError(
+                "archive.uri is not set (job file [archive] uri, --archive or RECONCILE_ARCHIVE_URI)"
+            )
+        self.spec = spec
+        self.store = store or open_store(spec.archive.uri)
+        self.reader = ArchiveReader(self.store, spec.check.read_workers)
+        self._engine = engine
+
+    def check(
+        self,
+        start: datetime,
+        end: datetime,
+        now: datetime | None = None,
+        write_results: bool = True,
+    ) -> CheckReport:
+        now = now or utcnow()
+        wins = list(windows(start, end))
+        start, end = wins[0].start, wins[-1].end
+        own = self._engine is None
+        engine = self._engine or open_engine(self.spec, start, end, self.store)
+        timings: dict[str, float] = {}
+        try:
+            with _timed(timings, "total_s"):
+                report = self._run(engine, wins, start, end, now, write_results, timings)
+        finally:
+            if own:
+                engine.close()
+        report.timings = timings
+        log.info(
+            "check %s %s..%s: %s",
+            self.spec.name,
+            wins[0].label,
+            wins[-1].label,
+            report.summary,
+            extra={"event": "check", "timings": timings, **report.object_requests},
+        )
+        return report
+
+    def _run(
+        self,
+        engine: Engine,
+        wins: list[Window],
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        write_results: bool,
+        timings: dict[str, float],
+    ) -> CheckReport:
+        cfg = self.spec.check
+        with _timed(timings, "expected_s"):
+            expected = expected_for(self.spec, start, end, engine)
+        with _timed(timings, "archive_s"):
+            scan = self.reader.scan(start, end)
+        requests = {
+            "list_calls": scan.list_calls,
+            "manifest_reads": scan.manifest_reads,
+            "footer_reads": scan.footer_reads,
+        }
+        with _timed(timings, "ratio_s"):
+            ratios, history = self._baselines(engine, wins, expected, scan, now, timings)
+        with _timed(timings, "judge_s"):
+            findings = judge(
+                job=self.spec.name,
+                resource=expected.resource,
+                expected=expected.counts,
+                archives=scan.windows,
+                baselines=ratios,
+                cfg=cfg,
+                now=now,
+                expected_source=expected.source,
+            )
+        report = CheckReport(
+            job=self.spec.name,
+            resource=expected.resource,
+            start=start,
+            end=end,
+            now=now,
+            findings=findings,
+            engine=engine.name,
+            ratio_history=history,
+            object_requests=requests,
+        )
+        if write_results:
+            report.results_uri = results_uri(self.spec)
+            with _timed(timings, "results_s"):
+                report.results_keys = write_findings(open_store(report.results_uri), findings)
+        report.bytes_scanned = engine.bytes_scanned
+        return report
+
+    def _baselines(
+        self,
+        engine: Engine,
+        wins: list[Window],
+        expected: ExpectedCounts,
+        scan: ArchiveScan,
+        now: datetime,
+        timings: dict[str, float],
+    ) -> tuple[dict[Window, Baseline], str]:
+        cfg = self.spec.check
+        if not cfg.learn_ratio:
+            return baselines(cfg, wins, {}), ""
+        current = samples_from(cfg, expected.counts, scan.windows, now)
+        h0, h1 = history_range(cfg, wins[0].start)
+        past = history_samples(engine, self.spec.name, expected.resource, h0, h1)
+        source = f"results history: {len(past)} hours"
+        if len(past) < cfg.ratio_min_samples:
+            # Too little history (a first run, or results kept elsewhere): count the trailing
+            # days afresh, the same way the hours being checked are counted.
+            with _timed(timings, "ratio_compute_s"):
+                trailing = expected_for(self.spec, h0, h1, engine)
+                trailing_scan = self.reader.scan(h0, h1)
+            computed = samples_from(cfg, trailing.counts, trailing_scan.windows, now)
+            past = {**past, **computed}
+            source = f"computed from the archive and {trailing.source}: {len(computed)} hours"
+        return baselines(cfg, wins, {**past, **current}), source
+
+
+def check(
+    spec: JobSpec,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    engine: Engine | None = None,
+    *,
+    write_results: bool = True,
+) -> CheckReport:
+    """Judge every hour window of ``[start, end)``; see :class:`Checker`."""
+    return Checker(spec, engine).check(start, end, now=now, write_results=write_results)
+
+
+def as_rows(report: CheckReport) -> list[dict[str, Any]]:
+    """Findings as plain dicts (the JSON/CSV output contract)."""
+    return [f.as_dict() for f in report.findings]
