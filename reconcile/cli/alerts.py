@@ -20,7 +20,15 @@ from ..alerts.config import (
 )
 from ..alerts.status import alert_status
 from ..render import render
-from .common import EXIT_FAILED, EXIT_OK, format_option, handle_errors, job_option, resolve_job
+from .common import (
+    EXIT_FAILED,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    format_option,
+    handle_errors,
+    job_option,
+    resolve_job,
+)
 
 if TYPE_CHECKING:
     from ..findings import Finding
@@ -102,6 +110,16 @@ def notify_and_echo(
     if report.sinks:
         echo_report(report)
     return report
+
+
+def alert_and_exit(
+    spec: JobSpec, findings: list[Finding], dry_run: bool, now: datetime | None = None
+) -> None:
+    """The end of every judging command: notify, then exit 1 (undelivered), 3 (problems) or 0."""
+    report = notify_and_echo(spec, findings, dry_run, now=now)
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+    sys.exit(EXIT_FINDINGS if any(f.is_problem for f in findings) else EXIT_OK)
 
 
 @click.group("alerts")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -11,10 +10,9 @@ from ..check.run import CheckReport, check
 from ..job import load_job
 from ..render import render
 from ..timewin import parse_time
+from .alerts import alert_and_exit, alert_options
 from .common import (
     ARCHIVE_SETTINGS,
-    EXIT_FINDINGS,
-    EXIT_OK,
     Setting,
     format_option,
     handle_errors,
@@ -102,6 +100,7 @@ CSV_COLUMNS = [
 @with_time_range
 @click.option("--now", "now", help="Judge as if it were this time, UTC (backfills, tests).")
 @click.option("--no-results", is_flag=True, help="Do not write findings to the results dataset.")
+@alert_options
 @format_option
 @click.pass_context
 @handle_errors
@@ -112,6 +111,7 @@ def command(
     end: str,
     now: str | None,
     no_results: bool,
+    dry_run: bool,
     fmt: str,
     **params: Any,
 ) -> None:
@@ -137,8 +137,7 @@ def command(
     rows = [f.as_dict() for f in report.findings]
     columns = CSV_COLUMNS if fmt == "csv" else TABLE_COLUMNS
     click.echo(render(rows, fmt, columns, title=_title(report)), nl=False)  # type: ignore[arg-type]
-    # Alerts: the alerts stage sends report.problems to the job's sinks here (not wired yet).
-    sys.exit(EXIT_FINDINGS if report.problems else EXIT_OK)
+    alert_and_exit(spec, report.findings, dry_run, now=report.now)
 
 
 def _title(report: CheckReport) -> str:

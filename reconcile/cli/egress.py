@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -10,10 +9,9 @@ import click
 from ..egress.run import EgressReport, judge_egress
 from ..render import render
 from ..timewin import parse_time
+from .alerts import alert_and_exit, alert_options
 from .common import (
     ARCHIVE_SETTINGS,
-    EXIT_FINDINGS,
-    EXIT_OK,
     Setting,
     format_option,
     handle_errors,
@@ -85,6 +83,7 @@ CSV_COLUMNS = [
 @with_time_range
 @click.option("--now", "now", help="Judge as if it were this time, UTC (backfills, tests).")
 @click.option("--no-results", is_flag=True, help="Do not write findings to the results dataset.")
+@alert_options
 @format_option
 @click.pass_context
 @handle_errors
@@ -95,6 +94,7 @@ def command(
     end: str,
     now: str | None,
     no_results: bool,
+    dry_run: bool,
     fmt: str,
     **params: Any,
 ) -> None:
@@ -115,7 +115,7 @@ def command(
     rows = [f.as_dict() for f in report.findings]
     columns = CSV_COLUMNS if fmt == "csv" else TABLE_COLUMNS
     click.echo(render(rows, fmt, columns, title=_title(report)), nl=False)  # type: ignore[arg-type]
-    sys.exit(EXIT_FINDINGS if report.problems else EXIT_OK)
+    alert_and_exit(spec, report.findings, dry_run, now=report.now)
 
 
 def _title(report: EgressReport) -> str:
