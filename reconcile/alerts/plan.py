@@ -117,7 +117,11 @@ def plan(
             queued = pending.get((sink, key))
             action: str | None = None
             repeat = False
-            if inc.firing:
+            # A spike seen only after it ended (a late run, a re-check) still happened: say so once.
+            over_unseen = inc.resolution == "recovered" and mark is None and queued is None
+            if over_unseen:
+                action = "firing"
+            elif inc.firing:
                 if (
                     mark is None
                     or mark.last_action != "firing"

@@ -95,6 +95,17 @@ def test_egress_spike_resolves_when_traffic_is_normal_again() -> None:
     assert "egress spike on nat-0abc is over: it lasted 2 h" in sent[0].incident.summary()
 
 
+def test_spike_first_seen_after_it_ended_is_still_reported_then_resolved() -> None:
+    state = AlertState("hub")
+    # A late run (or a re-check) sees the spike and the normal hour after it in one pass.
+    sent, _ = run(state, [eg(2, "spike"), eg(3, "ok")], hour(5))
+    assert [n.action for n in sent] == ["firing"]
+    sent, _ = run(state, [eg(4, "ok")], hour(6))
+    assert [n.action for n in sent] == ["resolved"]
+    sent, _ = run(state, [eg(5, "ok")], hour(7))
+    assert sent == []
+
+
 def test_gap_after_a_fine_hour_is_a_new_incident_and_reopen_after_resolution() -> None:
     state = AlertState("hub")
     first, _ = run(state, [lf(2, "gap")], hour(3))
