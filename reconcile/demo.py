@@ -1,54 +1,135 @@
-"""``reconcile demo``: the whole pipeline on the embedded local stack, with generated traffic.
+"""``reconcile demo``: the whole pipeline on the embedded local stack, with incidents to find.
 
-Starts an Elasticsearch-compatible server and moto's S3 server on free loopback ports in
-a temporary directory, writes a few hours of realistic request logs into daily indexes,
-archives them to S3 with the real code path, and stops everything it started. It never
-talks to real AWS: the AWS environment is pointed at the local server for its duration.
+Starts an Elasticsearch-compatible server and moto's AWS server on free loopback ports in
+a temporary directory, generates two days of load-balancer traffic and the matching
+request logs, injects the incidents this tool exists to catch, runs the real pipeline
+(archive, check, egress, alerts, report) and says whether it found every incident and
+nothing else. It never talks to real AWS: the AWS environment points at the local server
+for its duration, and every server it started is stopped at the end.
+
+Injected incidents:
+
+- Elasticsearch backpressure lost 3 % of the logs for two consecutive hours (``gap``);
+- the archive job never ran for one hour (``missing``);
+- a replay indexed 10 % of one hour's logs a second time (``surplus``);
+- a NAT gateway spike that is S3 traffic avoiding the gateway endpoint (``spike``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
+import math
 import os
+import random
+import secrets
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .archive.run import Archiver, ArchiveSummary
+from .archive.run import ArchiveSummary
+from .findings import Finding
 from .job import JobSpec, load_job
 from .localstack import elasticsearch_server, moto_server
 from .synth import bulk_index, daily_index, window_docs
-from .timewin import Window, floor_hour, utcnow, windows
+from .timewin import HOUR, Window, floor_hour, utcnow, windows
 
 log = logging.getLogger(__name__)
 
-DEMO_BUCKET = "demo-log-archive"
-DEMO_PREFIX = "hub-logs-"
+BUCKET = "demo-log-archive"
+INDEX_PREFIX = "hub-logs-"
+LOAD_BALANCER = "app/hub-prod/50dc6c495c0c9188"
+NAT_GATEWAY = "nat-0a1b2c3d4e5f60718"
+NAT_INTERFACE = "eni-0f1e2d3c4b5a69788"
+GIB = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """Something the demo broke on purpose, and the finding that should reveal it."""
+
+    name: str
+    kind: str
+    resource: str
+    status: str
+    hours: tuple[Window, ...]
 
 
 @dataclass
-class DemoStack:
-    """URLs of the servers the demo started."""
+class DemoPlan:
+    """The traffic and the incidents, relative to the demo's end hour."""
 
-    es_url: str
-    aws_url: str
-    workdir: Path
+    start: datetime
+    end: datetime
+    requests: dict[Window, int]
+    incidents: list[Incident]
+
+    def incident(self, name: str) -> Incident:
+        return next(i for i in self.incidents if i.name == name)
 
 
 @dataclass
 class DemoReport:
-    """What the demo did, for printing."""
+    """What the demo did and what it found."""
 
-    stack: DemoStack
-    start: datetime
-    end: datetime
-    indexed: int
+    plan: DemoPlan
     archive: ArchiveSummary
+    findings: list[Finding]
+    alerts: list[dict[str, Any]]
+    report_path: Path | None
     spec: JobSpec
-    notes: list[str] = field(default_factory=list)
+    found: list[Incident] = field(default_factory=list)
+    missed: list[Incident] = field(default_factory=list)
+    unexpected: list[Finding] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return not self.missed and not self.unexpected and not self.archive.failed
+
+
+def plan(end: datetime, hours: int = 48, per_hour: int = 1200) -> DemoPlan:
+    """Two days of diurnal traffic ending at ``end`` and the incidents inside them."""
+    end = floor_hour(end)
+    start = end - timedelta(hours=hours)
+    requests = {}
+    for w in windows(start, end):
+        diurnal = 1 + 0.5 * math.cos(2 * math.pi * (w.start.hour - 15) / 24)
+        requests[w] = int(per_hour * diurnal) + 100
+
+    def at(back: int) -> Window:
+        return Window(end - timedelta(hours=back))
+
+    incidents = [
+        Incident(
+            "Elasticsearch backpressure dropped 3% of logs",
+            "logflow",
+            LOAD_BALANCER,
+            "gap",
+            (at(30), at(29)),
+        ),
+        Incident("the archive job never ran", "logflow", LOAD_BALANCER, "missing", (at(20),)),
+        Incident("a replay duplicated 10% of logs", "logflow", LOAD_BALANCER, "surplus", (at(12),)),
+        Incident(
+            "NAT spike: S3 traffic avoiding the gateway endpoint",
+            "egress",
+            NAT_GATEWAY,
+            "spike",
+            (at(6),),
+        ),
+    ]
+    return DemoPlan(start, end, requests, incidents)
+
+
+# -- the local world ------------------------------------------------------------------------
 
 
 @contextmanager
@@ -62,6 +143,7 @@ def local_aws_env(endpoint: str) -> Iterator[None]:
         "AWS_PROFILE",
         "AWS_DEFAULT_REGION",
         "AWS_REGION",
+        "AWS_EC2_METADATA_DISABLED",
     ]
     saved = {k: os.environ.get(k) for k in keys}
     for k in keys:
@@ -72,6 +154,7 @@ def local_aws_env(endpoint: str) -> Iterator[None]:
         AWS_SECRET_ACCESS_KEY="demo",
         AWS_DEFAULT_REGION="us-east-1",
         AWS_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
     )
     try:
         yield
@@ -83,54 +166,245 @@ def local_aws_env(endpoint: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
+class WebhookReceiver:
+    """A local alert receiver that checks each Standard Webhooks signature."""
+
+    def __init__(self) -> None:
+        self.secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        self.key = base64.b64decode(self.secret[len("whsec_") :])
+        self.received: list[dict[str, Any]] = []
+        self.rejected = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                msg_id, ts = (
+                    self.headers.get("webhook-id", ""),
+                    self.headers.get("webhook-timestamp", ""),
+                )
+                mac = hmac.new(
+                    receiver.key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256
+                ).digest()
+                expected = "v1," + base64.b64encode(mac).decode()
+                if expected not in self.headers.get("webhook-signature", "").split():
+                    receiver.rejected += 1
+                    self.send_response(401)
+                else:
+                    receiver.received.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/reconcile"
+
+    def __enter__(self) -> WebhookReceiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def demo_spec(es_url: str, webhook_url: str) -> JobSpec:
+    return load_job(
+        None,
+        {
+            "name": ("demo", "demo"),
+            "source.url": (es_url, "demo"),
+            "source.index": (f"{INDEX_PREFIX}*", "demo"),
+            "archive.uri": (f"s3://{BUCKET}/archive/hub", "demo"),
+            "archive.array_fields": (["tags"], "demo"),
+            "expected.source": ("cloudwatch", "demo"),
+            "expected.load_balancers": ([LOAD_BALANCER], "demo"),
+            "egress.nat_gateways": ([NAT_GATEWAY], "demo"),
+            "egress.interfaces": ({NAT_GATEWAY: NAT_INTERFACE}, "demo"),
+            "egress.flow_logs_uri": (f"s3://{BUCKET}/flowlogs/AWSLogs", "demo"),
+            "alerts.webhook_url": (webhook_url, "demo"),
+        },
+        environ={},
+    )
+
+
+# -- generating the world -------------------------------------------------------------------
+
+
+def index_logs(es: Any, p: DemoPlan) -> int:
+    """The application's logs as Elasticsearch received them: with the loss and the replay."""
+    lossy = set(p.incident("Elasticsearch backpressure dropped 3% of logs").hours)
+    replayed = set(p.incident("a replay duplicated 10% of logs").hours)
+
+    def docs() -> Iterator[tuple[str, dict[str, Any]]]:
+        for w, n in p.requests.items():
+            logs = list(window_docs(w, n, seed=11))
+            if w in lossy:
+                rng = random.Random(w.label)
+                drop = set(rng.sample(range(n), round(n * 0.03)))
+                logs = [d for i, d in enumerate(logs) if i not in drop]
+            if w in replayed:
+                logs += logs[: round(n * 0.10)]
+            for d in logs:
+                yield daily_index(INDEX_PREFIX, w.start), d
+
+    return bulk_index(es, docs())
+
+
+def put_load_balancer_metrics(p: DemoPlan) -> None:
+    from .expected.alb_synth import put_request_counts
+
+    put_request_counts({w.start: n for w, n in p.requests.items()}, LOAD_BALANCER)
+
+
+def put_nat_metrics_and_flow_logs(p: DemoPlan, store: Any) -> None:
+    import boto3
+
+    from .egress.synth import (
+        NatInterface,
+        Shape,
+        Spike,
+        Talker,
+        nat_series,
+        put_metric_series,
+        write_flow_logs,
+    )
+
+    spike_hour = p.incident("NAT spike: S3 traffic avoiding the gateway endpoint").hours[0].start
+    history = 5 * 7 * 24
+    shape = Shape(level=8 * GIB, noise=0.05, burst_rate=0.0)
+    series = nat_series(
+        NAT_GATEWAY,
+        p.end - timedelta(hours=history),
+        history,
+        shape,
+        seed=3,
+        spikes=[Spike(NAT_GATEWAY, spike_hour, 1, 6.0)],
+    )
+    put_metric_series(boto3.client("cloudwatch"), NAT_GATEWAY, series.values)
+    normal = series.values[spike_hour] / 6.0
+    nat = NatInterface(NAT_INTERFACE)
+    talkers = [
+        Talker("10.0.12.34", "52.216.0.10", int(normal * 5.0), aws_service="S3"),
+        Talker("10.0.13.7", "34.120.0.5", int(normal * 0.6)),
+        Talker("10.0.14.9", "140.82.112.3", int(normal * 0.4)),
+    ]
+    for hour in (spike_hour - HOUR, spike_hour):
+        write_flow_logs(
+            store,
+            nat,
+            hour,
+            talkers if hour == spike_hour else talkers[1:],
+            prefix="flowlogs/AWSLogs/",
+        )
+
+
+# -- running it -----------------------------------------------------------------------------
+
+
 @contextmanager
-def demo_stack(workdir: Path) -> Iterator[DemoStack]:
-    """Start the local servers; stop them on exit, whatever happens."""
+def _phase(what: str) -> Iterator[None]:
+    t0 = time.monotonic()
+    log.info("demo: %s", what)
+    yield
+    log.info("demo: %s took %.1fs", what, time.monotonic() - t0)
+
+
+def judge(
+    p: DemoPlan, findings: list[Finding]
+) -> tuple[list[Incident], list[Incident], list[Finding]]:
+    """Which incidents were found, which were missed, which problems nobody injected."""
+    expected = {(i.kind, i.resource, w.start, i.status): i for i in p.incidents for w in i.hours}
+    seen = set()
+    unexpected = []
+    for f in findings:
+        if not f.is_problem:
+            continue
+        key = (f.kind, f.resource, f.window_start, f.status)
+        if key in expected:
+            seen.add(key)
+        else:
+            unexpected.append(f)
+    found = [
+        i
+        for i in p.incidents
+        if all((i.kind, i.resource, w.start, i.status) in seen for w in i.hours)
+    ]
+    missed = [i for i in p.incidents if i not in found]
+    return found, missed, unexpected
+
+
+def run_demo(
+    workdir: Path,
+    out_dir: Path | None = None,
+    now: datetime | None = None,
+    hours: int = 48,
+    per_hour: int = 1200,
+) -> DemoReport:
+    """Run the demo end to end and return what happened."""
+    import boto3
+    from elasticsearch import Elasticsearch
+
+    from .alerts import notify
+    from .backfill import backfill
+    from .check.run import check
+    from .egress.run import judge_egress
+    from .storage import open_store
+
+    p = plan(now or utcnow(), hours, per_hour)
+    judged_at = p.end + timedelta(hours=1)  # every window closed and past grace
     with (
         moto_server(workdir / "moto") as aws_url,
         elasticsearch_server(workdir / "es") as es_url,
         local_aws_env(aws_url),
+        WebhookReceiver() as receiver,
     ):
-        import boto3
+        os.environ["RECONCILE_WEBHOOK_SECRET"] = receiver.secret
+        try:
+            boto3.client("s3").create_bucket(Bucket=BUCKET)
+            spec = demo_spec(es_url, receiver.url)
+            es = Elasticsearch(es_url, request_timeout=120)
+            with _phase(f"indexing {sum(p.requests.values()):,} request logs with the incidents"):
+                index_logs(es, p)
+            es.close()
+            with _phase("writing load balancer and NAT gateway metrics and flow logs"):
+                put_load_balancer_metrics(p)
+                put_nat_metrics_and_flow_logs(p, open_store(f"s3://{BUCKET}"))
+            skipped = p.incident("the archive job never ran").hours[0]
+            archive = ArchiveSummary()
+            with _phase(f"archiving {hours - 1} of {hours} hours (one archive run never happened)"):
+                for a, b in ((p.start, skipped.start), (skipped.end, p.end)):
+                    archive.results += backfill(spec, a, b, workers=2, now=judged_at).results
+            with _phase("checking requests against archived logs"):
+                findings = check(spec, p.start, p.end, now=judged_at).findings
+            with _phase("judging NAT gateway egress"):
+                day_ago = p.end - timedelta(hours=24)
+                findings += judge_egress(spec, day_ago, p.end, now=judged_at).findings
+            with _phase("sending alerts"):
+                notified = notify(spec, findings, now=judged_at)
+            if not notified.ok:
+                log.error("some alerts could not be delivered")
+            report_path = _write_report(spec, findings, p, out_dir)
+        finally:
+            os.environ.pop("RECONCILE_WEBHOOK_SECRET", None)
+    found, missed, unexpected = judge(p, findings)
+    return DemoReport(
+        p, archive, findings, receiver.received, report_path, spec, found, missed, unexpected
+    )
 
-        boto3.client("s3").create_bucket(Bucket=DEMO_BUCKET)
-        yield DemoStack(es_url, aws_url, workdir)
 
+def _write_report(
+    spec: JobSpec, findings: list[Finding], p: DemoPlan, out_dir: Path | None
+) -> Path | None:
+    if out_dir is None:
+        return None
+    from .report import build_report
 
-def seed_logs(es: Any, hours: list[Window], per_hour: int) -> int:
-    """Index ``per_hour`` request logs for each hour into daily indexes."""
-
-    def pairs() -> Iterator[tuple[str, dict[str, Any]]]:
-        for w in hours:
-            for doc in window_docs(w, per_hour, seed=7):
-                yield daily_index(DEMO_PREFIX, w.start), doc
-
-    return bulk_index(es, pairs())
-
-
-def run_demo(
-    workdir: Path, hours: int = 6, per_hour: int = 3000, now: datetime | None = None
-) -> DemoReport:
-    """Run the demo end to end and return what happened."""
-    from elasticsearch import Elasticsearch
-
-    end = floor_hour(now or utcnow())
-    start = end - timedelta(hours=hours)
-    with demo_stack(workdir) as stack:
-        spec = load_job(
-            None,
-            {
-                "name": ("demo", "demo"),
-                "source.url": (stack.es_url, "demo"),
-                "source.index": (f"{DEMO_PREFIX}*", "demo"),
-                "archive.uri": (f"s3://{DEMO_BUCKET}/hub", "demo"),
-                "archive.array_fields": (["tags"], "demo"),
-            },
-            environ={},
-        )
-        es = Elasticsearch(stack.es_url, request_timeout=120)
-        log.info("indexing %d generated request logs into %s*", hours * per_hour, DEMO_PREFIX)
-        indexed = seed_logs(es, list(windows(start, end)), per_hour)
-        summary = Archiver(spec).archive(start, end, now=end)
-        es.close()
-    return DemoReport(stack, start, end, indexed, summary, spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.html"
+    logflow = [f for f in findings if f.kind == "logflow"]
+    egress = [f for f in findings if f.kind == "egress"]
+    path.write_text(build_report(logflow, egress, spec.name, p.start, p.end))
+    return path

@@ -101,6 +101,14 @@ class ArchiveSummary:
         return sum(r.rows for r in self.results)
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What the slices of one window report back: their exact counts and source indices."""
+
+    totals: dict[int, int]
+    indices: set[str]
+
+
 class Progress:
     """Hooks for progress display; the default does nothing (logs carry the facts)."""
 
@@ -227,6 +235,8 @@ class Archiver:
         touched, approx = (
             self.source.touched_indices(window, sorted(mappings)) if mappings else ([], 0)
         )
+        if touched is None:  # the server could not say which indices: read them all
+            touched = sorted(mappings) if approx else []
         schema = build_schema(
             {i: mappings[i] for i in touched},
             self.spec.source.timestamp_field,
@@ -241,6 +251,7 @@ class Archiver:
                 c.resolved,
             )
         untimed = sum(self._untimed_in(i) for i in touched)
+        seen: set[str] = set()
         stage = staging_prefix(self.run_id, window)
         timings: dict[str, float] = {}
         t0 = time.monotonic()
@@ -249,7 +260,7 @@ class Archiver:
                 with self.source.point_in_time(touched) as pit:
                     self.progress.window_started(window, approx)
                     files, rejects, expected = self._read_and_stage(
-                        pit, window, schema, stage, approx
+                        pit, window, schema, stage, approx, seen
                     )
             else:
                 expected, files, rejects = 0, [], []
@@ -260,7 +271,7 @@ class Archiver:
             live = self.source.count(window)
             self._verify(window, expected, live, rows, quarantined)
             manifest = self._manifest(
-                window, schema, touched, expected, live, untimed, files, rejects, timings
+                window, schema, sorted(seen), expected, live, untimed, files, rejects, timings
             )
             self.store.put_bytes(stage + MANIFEST, manifest.to_json())  # commit point
         except BaseException:
@@ -313,18 +324,26 @@ class Archiver:
         return [Slice(i, n) for i in range(n)]
 
     def _read_and_stage(
-        self, pit: PointInTime, window: Window, schema: WindowSchema, stage: str, expected: int
+        self,
+        pit: PointInTime,
+        window: Window,
+        schema: WindowSchema,
+        stage: str,
+        expected: int,
+        seen: set[str],
     ) -> tuple[list[FileEntry], list[FileEntry], int]:
-        """Read every slice into staged files; returns files, rejects and the PIT count."""
+        """Read every slice into staged files; returns files, rejects and the PIT count.
+
+        ``seen`` collects the indices the documents came from."""
         parts = self._slices(expected)
-        totals: dict[int, int] = {}
+        tally = _Tally({}, seen)
         buffer_bytes = max(1, self.spec.archive.buffer_mb * 1024 * 1024 // len(parts))
         with self._scratch() as scratch:
             sink = self._sink(stage)
             if len(parts) == 1:
                 outcomes = [
                     self._read_slice(
-                        pit, window, schema, parts[0], scratch, sink, buffer_bytes, totals
+                        pit, window, schema, parts[0], scratch, sink, buffer_bytes, tally
                     )
                 ]
             else:
@@ -339,18 +358,18 @@ class Archiver:
                             scratch,
                             sink,
                             buffer_bytes,
-                            totals,
+                            tally,
                         )
                         for p in parts
                     ]
                     outcomes = [f.result() for f in futures]
         files = [f for o in outcomes for f in o[0]]
         rejects = [r for o in outcomes for r in o[1]]
-        if len(totals) != len(parts):
+        if len(tally.totals) != len(parts):
             raise SourceError(
-                f"window {window.label}: {len(parts) - len(totals)} slices returned no count"
+                f"window {window.label}: {len(parts) - len(tally.totals)} slices returned no count"
             )
-        return files, rejects, sum(totals.values())
+        return files, rejects, sum(tally.totals.values())
 
     def _read_slice(
         self,
@@ -361,7 +380,7 @@ class Archiver:
         scratch: Path,
         sink: Callable[[Path, str, int], FileEntry],
         buffer_bytes: int,
-        totals: dict[int, int],
+        tally: _Tally,
     ) -> tuple[list[FileEntry], list[FileEntry]]:
         converter = RowConverter(schema, self.spec.archive.max_doc_bytes)
         writer = ParquetSliceWriter(
@@ -369,7 +388,8 @@ class Archiver:
         )
         rejects = RejectWriter(part.id, scratch, sink, window.label)
         try:
-            for hits in pit.pages(window, part, totals):
+            for hits in pit.pages(window, part, tally.totals):
+                tally.indices.update({h["_index"] for h in hits})
                 batch, bad = converter.convert(hits)
                 if batch is not None:
                     writer.write(batch)

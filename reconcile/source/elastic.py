@@ -181,8 +181,13 @@ class ElasticSource:
         )
         return int(resp["count"])
 
-    def touched_indices(self, window: Window, indices: list[str]) -> tuple[list[str], int]:
-        """The indices holding documents of the window, and their live total."""
+    def touched_indices(self, window: Window, indices: list[str]) -> tuple[list[str] | None, int]:
+        """The indices holding documents of the window, and their live total.
+
+        ``None`` instead of a list when the server cannot tell which indices (no terms
+        aggregation on ``_index``): the caller then reads all of them and notes which
+        indices the documents came from.
+        """
         if len(indices) == 1:
             n = self.count(window, index=indices[0])
             return (indices if n else []), n
@@ -201,9 +206,7 @@ class ElasticSource:
         total = int(resp["hits"]["total"]["value"])
         if sum(int(b["doc_count"]) for b in buckets) == total:
             return sorted(str(b["key"]) for b in buckets), total
-        # Servers without a terms aggregation on _index: ask each index.
-        counts = {name: self.count(window, index=name) for name in indices}
-        return [name for name, n in counts.items() if n], sum(counts.values())
+        return None, total
 
     def untimed(self, index: str) -> int:
         """Documents of ``index`` without the timestamp field: they belong to no window."""
@@ -272,7 +275,7 @@ class PointInTime:
             body["slice"] = {"id": part.id, "max": part.max}
         pit_id = self.id
         after: list[Any] | None = None
-        page_no = 0
+        page_no = read = total = 0
         while True:
             if after is not None:
                 body["search_after"] = after
@@ -280,13 +283,16 @@ class PointInTime:
             pit_id = resp.get("pit_id", pit_id)
             if page_no == 0:
                 body["track_total_hits"] = False
+                total = int(resp["hits"]["total"]["value"])
                 if totals is not None:
-                    totals[part.id if part else 0] = int(resp["hits"]["total"]["value"])
+                    totals[part.id if part else 0] = total
             hits = resp["hits"]["hits"]
             if not hits:
                 return
+            read += len(hits)
             yield hits
-            # A short page is not proof of the end on every server: stop only on an empty one.
+            if read >= total:
+                return  # the slice's exact count in this point in time is reached
             after = hits[-1]["sort"]
             page_no += 1
 
