@@ -292,6 +292,14 @@ def worker_naive(a: argparse.Namespace) -> None:
 WORKERS = {"raw": worker_raw, "reconcile": worker_reconcile, "naive": worker_naive}
 
 
+class _NoPandas:
+    """An import hook that makes ``import pandas`` fail as it would without the package."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
 def worker_main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.archive worker")
     p.add_argument("variant", choices=sorted(WORKERS))
@@ -304,6 +312,15 @@ def worker_main(argv: list[str]) -> None:
     p.add_argument("--archive", help="reconcile: archive URI")
     p.add_argument("--out", help="naive: Parquet file")
     a = p.parse_args(argv)
+    if a.variant in ("raw", "reconcile"):
+        # Production installs have no pandas, but the bench extra does (for the naive
+        # script); pyarrow imports it lazily on first use (~47 MB RSS). Hide it, as in prod.
+        sys.meta_path.insert(0, _NoPandas())
+    if a.variant == "raw":
+        # The same GC settings the reconcile CLI applies, so the two differ only in work done.
+        from reconcile.cli import tune_gc
+
+        tune_gc()
     WORKERS[a.variant](a)
 
 
