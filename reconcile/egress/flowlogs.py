@@ -204,8 +204,8 @@ def query_values(
     hours = hours_to_read(start, end)
     return {
         "interface_id": interface_id,
-        "start": int(start.timestamp()),
-        "end": int(end.timestamp()),
+        "start_epoch": int(start.timestamp()),
+        "end_epoch": int(end.timestamp()),
         "direction": direction,
         "years": _quoted({f"{h:%Y}" for h in hours}),
         "months": _quoted({f"{h:%m}" for h in hours}),

@@ -5,7 +5,7 @@
 --
 -- Placeholders (in double braces, because Athena uses ${...} itself):
 --   {{interface_id}}  the NAT gateway's network interface, eni-...
---   {{start}} {{end}} Unix seconds; a record belongs to [start, end) by its "start" field
+--   {{start_epoch}} {{end_epoch}} Unix seconds; a record belongs to [start_epoch, end_epoch) by its "start" field
 --   {{direction}}     'out': hosts -> destinations (BytesOutToDestination, BytesInFromSource)
 --                     'in':  replies -> hosts     (BytesInFromDestination, BytesOutToSource)
 --   {{years}} {{months}} {{days}} {{hours}}  quoted partition values to read, e.g. '2026';
@@ -36,8 +36,8 @@ WITH flows AS (
       AND month IN ({{months}})
       AND day IN ({{days}})
       AND hour IN ({{hours}})
-      AND "start" >= {{start}}
-      AND "start" < {{end}}
+      AND "start" >= {{start_epoch}}
+      AND "start" < {{end_epoch}}
       AND coalesce(action, 'ACCEPT') = 'ACCEPT'
       AND (
           (flow_direction = 'ingress' AND pkt_dstaddr <> dstaddr)
