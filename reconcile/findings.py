@@ -23,6 +23,21 @@ EGRESS_STATUSES = ("ok", "spike")
 QUIET = frozenset({"ok", "pending"})
 
 
+#: Columns of a findings table that mixes log flow and egress (run, demo).
+MIXED_COLUMNS = [
+    "window_start",
+    "kind",
+    "resource",
+    "status",
+    "expected",
+    "archived",
+    "ratio",
+    "bytes",
+    "baseline",
+    "message",
+]
+
+
 def iso(dt: datetime) -> str:
     """ISO 8601 UTC with a ``Z`` suffix, second precision."""
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")

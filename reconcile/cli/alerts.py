@@ -85,6 +85,19 @@ def alert_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def judging_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What every judging command (check, egress) takes after its own settings:
+    ``--now``, ``--no-results``, the alert sinks with ``--dry-run``, and ``--format``."""
+    fn = format_option(fn)
+    fn = alert_options(fn)
+    fn = click.option(
+        "--no-results", is_flag=True, help="Do not write findings to the results dataset."
+    )(fn)
+    return click.option(
+        "--now", "now", help="Judge as if it were this time, UTC (backfills, tests)."
+    )(fn)
+
+
 def echo_report(report: NotifyReport, err: bool = True) -> None:
     """A short account of an alerting pass; dry runs add the rendered payloads as JSON lines."""
     if report.dry_run:

@@ -10,21 +10,9 @@ from pathlib import Path
 import click
 
 from ..demo import DemoReport, run_demo
+from ..findings import MIXED_COLUMNS
 from ..render import render
 from .common import EXIT_FAILED, EXIT_OK, handle_errors
-
-COLUMNS = [
-    "window_start",
-    "kind",
-    "resource",
-    "status",
-    "expected",
-    "archived",
-    "ratio",
-    "bytes",
-    "baseline",
-    "message",
-]
 
 
 @click.command("demo")
@@ -87,7 +75,7 @@ def _print(r: DemoReport, seconds: float) -> None:
     )
     problems = [f.as_dict() for f in r.findings if f.is_problem]
     title = f"{len(r.findings)} hours judged, {len(problems)} to report"
-    click.echo(render(problems, "table", COLUMNS, title=title), nl=False)
+    click.echo(render(problems, "table", MIXED_COLUMNS, title=title), nl=False)
     click.echo(f"\nAlerts delivered to the local webhook (signatures verified): {len(r.alerts)}")
     for a in r.alerts:
         click.echo(f"  - {a['data']['summary']}")

@@ -9,11 +9,10 @@ import click
 from ..egress.run import EgressReport, judge_egress
 from ..render import render
 from ..timewin import parse_time
-from .alerts import alert_and_exit, alert_options
+from .alerts import alert_and_exit, judging_options
 from .common import (
     ARCHIVE_SETTINGS,
     Setting,
-    format_option,
     handle_errors,
     job_option,
     parse_range,
@@ -81,10 +80,7 @@ CSV_COLUMNS = [
 @job_option
 @settings_options(EGRESS_SETTINGS + ARCHIVE_SETTINGS)
 @with_time_range
-@click.option("--now", "now", help="Judge as if it were this time, UTC (backfills, tests).")
-@click.option("--no-results", is_flag=True, help="Do not write findings to the results dataset.")
-@alert_options
-@format_option
+@judging_options
 @click.pass_context
 @handle_errors
 def command(

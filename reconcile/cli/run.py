@@ -7,25 +7,13 @@ from typing import Any
 
 import click
 
+from ..findings import MIXED_COLUMNS
 from ..render import render
 from ..schedule.run import RunReport, run_job
 from ..timewin import parse_time
 from .alerts import alert_options, echo_report
 from .archive import COLUMNS as ARCHIVE_COLUMNS
 from .common import Setting, format_option, handle_errors, resolve_job, settings_options
-
-FINDING_COLUMNS = [
-    "window_start",
-    "kind",
-    "resource",
-    "status",
-    "expected",
-    "archived",
-    "ratio",
-    "bytes",
-    "baseline",
-    "message",
-]
 
 RUN_SETTINGS = [
     Setting(
@@ -70,17 +58,13 @@ def command(
 def _print(report: RunReport, fmt: str) -> None:
     worked = [r.as_dict() for r in report.archive.results]
     if fmt == "json":
-        click.echo(
-            render([f.as_dict() for f in report.findings], "json", FINDING_COLUMNS), nl=False
-        )
+        click.echo(render([f.as_dict() for f in report.findings], "json", MIXED_COLUMNS), nl=False)
     else:
         if worked:
             click.echo(render(worked, fmt, ARCHIVE_COLUMNS, title="archive"), nl=False)
         shown = report.problems if fmt == "table" else report.findings
         title = f"{len(report.findings)} findings, {len(report.problems)} to report"
-        click.echo(
-            render([f.as_dict() for f in shown], fmt, FINDING_COLUMNS, title=title), nl=False
-        )
+        click.echo(render([f.as_dict() for f in shown], fmt, MIXED_COLUMNS, title=title), nl=False)
     if report.notify is not None and report.notify.sinks:
         echo_report(report.notify)
     for line in report.skipped:
