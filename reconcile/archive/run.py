@@ -38,7 +38,7 @@ from ..job import JobSpec, mask_url
 from ..source.elastic import ElasticSource, PitExpired, PointInTime, Slice
 from ..storage import ObjectStore, UploadOptions, open_store
 from ..timewin import Window, utcnow, windows
-from .convert import RowConverter
+from .convert import Reject, RowConverter
 from .layout import (
     MANIFEST,
     STAGING,
@@ -53,6 +53,7 @@ from .writer import ParquetSliceWriter, RejectWriter
 log = logging.getLogger(__name__)
 
 PIT_RESTARTS = 2
+CONVERT_CHUNK = 1024
 
 
 @dataclass(slots=True)
@@ -390,20 +391,15 @@ class Archiver:
         try:
             for hits in pit.pages(window, part, tally.totals):
                 tally.indices.update({h["_index"] for h in hits})
-                batch, bad = converter.convert(hits)
-                if batch is not None:
-                    writer.write(batch)
-                if bad:
-                    for r in bad:
-                        log.warning(
-                            "window %s: quarantined %s/%s: %s",
-                            window.label,
-                            r.index,
-                            r.id,
-                            r.reason,
-                        )
-                    rejects.write(bad)
+                # Convert in chunks: the Python row copies of a chunk, not of a page, are alive.
+                for i in range(0, len(hits), CONVERT_CHUNK):
+                    batch, bad = converter.convert(hits[i : i + CONVERT_CHUNK])
+                    if batch is not None:
+                        writer.write(batch)
+                    if bad:
+                        self._quarantine(window, bad, rejects)
                 self.progress.rows_done(window, len(hits))
+                del hits
             files = writer.close()
             reject_file = rejects.close()
         except BaseException:
@@ -411,6 +407,11 @@ class Archiver:
             rejects.abort()
             raise
         return files, [reject_file] if reject_file else []
+
+    def _quarantine(self, window: Window, bad: list[Reject], rejects: RejectWriter) -> None:
+        for r in bad:
+            log.warning("window %s: quarantined %s/%s: %s", window.label, r.index, r.id, r.reason)
+        rejects.write(bad)
 
     @contextmanager
     def _scratch(self) -> Iterator[Path]:

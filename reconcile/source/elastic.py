@@ -290,10 +290,12 @@ class PointInTime:
             if not hits:
                 return
             read += len(hits)
+            after = hits[-1]["sort"]
             yield hits
+            # Drop the page before fetching the next: one page per slice in memory, not two.
+            hits = resp = None
             if read >= total:
                 return  # the slice's exact count in this point in time is reached
-            after = hits[-1]["sort"]
             page_no += 1
 
     def close(self) -> None:
