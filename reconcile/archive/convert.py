@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .schema import EXTRA_COLUMN, ID_COLUMN, INDEX_COLUMN, FieldType, WindowSchema
 
@@ -270,6 +271,40 @@ def _struct_normalizer(ft: FieldType, path: str, full: bool) -> Normalizer:
     return norm_struct
 
 
+Check = Callable[[Any], bool]
+
+
+def _checker(ft: FieldType) -> Check | None:
+    """A test that a (non-null) value already fits ``ft`` exactly, so Arrow can take it
+    untouched; None when Arrow itself refuses misfits (bool). Conservative: False sends
+    the document down the normalising path, never into a wrong column."""
+    if ft.repeated:
+        if ft.kind not in _FITS:
+            return lambda v: False
+        fits = _FITS[ft.kind]
+        return lambda v: type(v) is list and all(e is None or type(e) in fits for e in v)
+    if ft.kind == "struct":
+        kids = [(name, _checker(t)) for name, t in ft.children]
+        known = frozenset(name for name, _ in ft.children)
+
+        def check_struct(v: Any) -> bool:
+            if type(v) is not dict or not known.issuperset(v):
+                return False
+            for name, check in kids:
+                x = v.get(name)
+                if x is not None and check is not None and not check(x):
+                    return False
+            return True
+
+        return check_struct
+    if ft.kind in _ARROW_NATIVE:
+        return None
+    if ft.kind in _FITS:
+        fits = _FITS[ft.kind]
+        return lambda v: type(v) in fits
+    return lambda v: False  # dates and decimals always need converting
+
+
 def _expand_dotted(row: dict[str, Any], key: str, known: frozenset[str]) -> bool:
     """Fold a literal ``"a.b": v`` key into ``{"a": {"b": v}}`` when ``a`` is a column."""
     head, _, rest = key.partition(".")
@@ -309,6 +344,18 @@ class RowConverter:
         self._known_or_ts = self.known | {self.ts}
         self._fast = _plan(schema.columns.items(), "", full=False)
         self._full = _plan(schema.columns.items(), "", full=True)
+        self._checks = [
+            (n, c) for n, ft in schema.columns.items() if (c := _checker(ft)) is not None
+        ]
+        source = pa.struct([f for f in self.arrow_schema if f.name in schema.columns])
+        self._hit_type = pa.struct(
+            [
+                pa.field(ID_COLUMN, pa.string()),
+                pa.field(INDEX_COLUMN, pa.string()),
+                pa.field("_source", source),
+                pa.field("fields", pa.struct([pa.field(self.ts, pa.list_(pa.string()))])),
+            ]
+        )
 
     def _row(self, hit: dict[str, Any], plan: _Plan) -> dict[str, Any]:
         src = hit["_source"]
@@ -337,6 +384,51 @@ class RowConverter:
 
     def convert(self, hits: list[dict[str, Any]]) -> tuple[pa.RecordBatch | None, list[Reject]]:
         """One record batch for the convertible hits, and the rejects."""
+        direct = self._direct(hits)
+        if direct is not None:
+            return direct, []
+        return self._by_rows(hits)
+
+    def _fits(self, hit: dict[str, Any]) -> bool:
+        """True when the hit can go to Arrow as it is: known keys only, every value of its
+        column's exact type, the timestamp docvalue present, under the size limit."""
+        src = hit.get("_source")
+        if type(src) is not dict or not self._known_or_ts.issuperset(src):
+            return False
+        fields = hit.get("fields")
+        if not fields or not fields.get(self.ts):
+            return False
+        for name, check in self._checks:
+            v = src.get(name)
+            if v is not None and not check(v):
+                return False
+        return self._precheck(hit) is None
+
+    def _direct(self, hits: list[dict[str, Any]]) -> pa.RecordBatch | None:
+        """The common case without a Python row per document: one Arrow conversion of the
+        hits themselves. None when any hit needs the normalising path."""
+        if not hits or not all(self._fits(h) for h in hits):
+            return None
+        try:
+            arr = pa.array(hits, type=self._hit_type)
+            ts = pc.list_element(arr.field("fields").field(self.ts), 0)
+            ts = ts.cast(pa.int64()).cast(self.arrow_schema.field(self.ts).type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return None
+        source = arr.field("_source")
+        columns = {
+            ID_COLUMN: arr.field(ID_COLUMN),
+            INDEX_COLUMN: arr.field(INDEX_COLUMN),
+            self.ts: ts,
+        }
+        columns.update({f.name: source.field(f.name) for f in source.type})
+        columns[EXTRA_COLUMN] = pa.nulls(len(hits), pa.string())
+        return pa.RecordBatch.from_arrays(
+            [columns[f.name] for f in self.arrow_schema], schema=self.arrow_schema
+        )
+
+    def _by_rows(self, hits: list[dict[str, Any]]) -> tuple[pa.RecordBatch | None, list[Reject]]:
+        """Normalise each hit into a row dict (coercions, ``_extra``, rejects), then convert."""
         rows: list[dict[str, Any]] = []
         rejects: list[Reject] = []
         kept: list[dict[str, Any]] = []

@@ -175,3 +175,51 @@ def test_parse_timestamp_ms_forms() -> None:
     assert parse_timestamp_ms("2026-11-20T13:00:00Z", "t") == 1795179600000
     assert parse_timestamp_ms("1795179600000", "t") == 1795179600000
     assert parse_timestamp_ms(1795179600000.9, "t") == 1795179600000
+
+
+def test_direct_page_conversion_equals_the_row_by_row_path() -> None:
+    from reconcile.synth import window_docs
+    from reconcile.timewin import Window, parse_time
+
+    mapping = {
+        "properties": {
+            "@timestamp": {"type": "date"},
+            "service": {"type": "keyword"},
+            "trace_id": {"type": "keyword"},
+            "http": {
+                "properties": {
+                    "method": {"type": "keyword"},
+                    "path": {"type": "keyword"},
+                    "status": {"type": "long"},
+                    "bytes_sent": {"type": "long"},
+                    "duration_ms": {"type": "float"},
+                }
+            },
+            "client": {"properties": {"ip": {"type": "ip"}}},
+            "user_agent": {"type": "keyword"},
+            "host": {"properties": {"name": {"type": "keyword"}}},
+            "tags": {"type": "keyword"},
+            "message": {"type": "text"},
+        }
+    }
+    schema = build_schema({"a": mapping}, "@timestamp", ["tags"])
+    w = Window(parse_time("2026-11-20T13"))
+    hits = [
+        {
+            "_id": str(i),
+            "_index": "a",
+            "_source": d,
+            "fields": {"@timestamp": [str(w.start_ms + i)]},
+        }
+        for i, d in enumerate(window_docs(w, 300))
+    ]
+    conv = RowConverter(schema, 10_000)
+    direct = conv._direct(hits)
+    by_rows, rejects = conv._by_rows(hits)
+    assert direct is not None and by_rows is not None and rejects == []
+    assert direct.equals(by_rows)
+    # One misfit (an int in a string column) sends the whole chunk down the row path, same result.
+    hits[7]["_source"]["service"] = 42
+    assert conv._direct(hits) is None
+    batch, _ = conv.convert(hits)
+    assert batch is not None and batch.column("service")[7].as_py() == "42"
