@@ -1,0 +1,24 @@
+"""README command one: ``reconcile demo`` finds every injected incident and nothing else."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_finds_exactly_the_injected_incidents(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconcile", "--log-format", "json", "--log-level", "WARNING", "demo",
+         "--out", str(out), "--hours", "36", "--per-hour", "600"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = proc.stdout
+    assert "every incident found, nothing else" in text
+    assert text.count("[found ]") == 4 and "MISSED" not in text and "UNEXPECTED" not in text
+    assert "Alerts delivered to the local webhook (signatures verified): 4" in text
+    assert "an S3 gateway VPC endpoint would carry it privately" in text
+    html = (out / "report.html").read_text()
+    assert "<svg" in html
