@@ -86,7 +86,10 @@ def start_group(cmd: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]
 
 
 def _script(name: str) -> str:
-    exe = shutil.which(name) or str(Path(sys.executable).parent / name)
+    # The one installed beside this interpreter first: an older copy elsewhere on PATH
+    # (a system site-packages) may not speak what this environment's clients send.
+    beside = Path(sys.executable).parent / name
+    exe = str(beside) if beside.exists() else shutil.which(name) or str(beside)
     if not Path(exe).exists():
         raise ReconcileError(f"{name} is not installed: pip install -e '.[test]'")
     return exe

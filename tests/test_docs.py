@@ -23,7 +23,7 @@ def test_cli_reference_is_current() -> None:
 
 
 def test_every_command_and_option_has_help() -> None:
-    for path, cmd in _walk(cli, ["reconcile"]):
+    for path, cmd, _ctx in _walk(cli, ["reconcile"]):
         assert cmd.help, f"{' '.join(path)} has no help text"
         for p in cmd.params:
             if isinstance(p, click.Option) and p.name not in ("help", "version"):
