@@ -279,10 +279,12 @@ def _shades(frame: Frame, findings: Sequence[Finding], period: timedelta) -> lis
         if f.status not in SHADED:
             continue
         x0, x1 = frame.x(f.window_start), frame.x(f.window_start + period)
+        if x1 - x0 < 3:  # long ranges: keep a one-hour incident visible
+            x0, x1 = (x0 + x1) / 2 - 1.5, (x0 + x1) / 2 + 1.5
         out.append(
             f'<rect class="shade shade-{f.status}" data-status="{f.status}" '
             f'data-window="{f.window_start:%Y-%m-%dT%H:%M}" x="{x0:.2f}" y="{frame.y_top}" '
-            f'width="{max(x1 - x0, 1.0):.2f}" height="{frame.y_bottom - frame.y_top:.1f}" '
+            f'width="{x1 - x0:.2f}" height="{frame.y_bottom - frame.y_top:.1f}" '
             f'fill="{COLOURS[f.status]}"><title>{_esc(_tooltip(f))}</title></rect>'
         )
     return out

@@ -31,7 +31,7 @@ def check_command(argv: list[str]) -> None:
         opt = args.pop(0)
         assert opt in {o for p in cli.params for o in p.opts}, f"unknown global option {opt}"
         args.pop(0)
-    ctx = click.Context(cli)
+    ctx = click.Context(cli, **cli.context_settings)
     while isinstance(group, click.Group):
         assert args, f"no command in {argv}"
         name = args.pop(0)
@@ -42,7 +42,7 @@ def check_command(argv: list[str]) -> None:
     for a in args:
         if a.startswith("--"):
             assert a.split("=")[0] in known, f"reconcile {group.name} has no option {a} ({argv})"
-    group.make_context(group.name, list(args), resilient_parsing=False)
+    group.make_context(group.name, list(args), parent=ctx, resilient_parsing=False)
 
 
 def test_kustomize_bases_list_existing_files() -> None:
@@ -72,6 +72,63 @@ def test_cronjob_is_safe_by_default() -> None:
     assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
 
 
+def test_cronjob_never_reruns_a_run_that_found_gaps() -> None:
+    """Exit 3 (findings, alerts sent) must not start another pod: ``Ignore`` would do exactly
+    that (a replacement pod, uncounted) until the deadline, and ``Count`` would retry it."""
+    (cron,) = docs(INFRA / "k8s/base/cronjob.yaml")
+    rules = cron["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+    by_code = {
+        code: r["action"]
+        for r in rules
+        if "onExitCodes" in r and r["onExitCodes"]["operator"] == "In"
+        for code in r["onExitCodes"]["values"]
+    }
+    assert by_code.get(3) == "FailJob" and by_code.get(2) == "FailJob"
+    assert 1 not in by_code  # could not run: retried within backoffLimit
+
+
+def test_configmaps_mounted_by_name_exist_with_that_name() -> None:
+    """A generated ConfigMap gets a hash suffix unless disabled; only references inside the
+    same kustomization are rewritten, so the backfill needs the base's name to be stable."""
+    stable, local = set(), {}
+    for kust in INFRA.glob("k8s/*/kustomization.yaml"):
+        (k,) = docs(kust)
+        names = set()
+        for gen in k.get("configMapGenerator", []):
+            names.add(gen["name"])
+            if gen.get("options", {}).get("disableNameSuffixHash") or k.get(
+                "generatorOptions", {}
+            ).get("disableNameSuffixHash"):
+                stable.add(gen["name"])
+        local[kust.parent] = names
+    for path in INFRA.glob("k8s/*/*.yaml"):
+        for d in docs(path):
+            for v in _volumes(d):
+                if "configMap" in v:
+                    name = v["configMap"]["name"]
+                    assert name in local.get(path.parent, set()) | stable, f"{path}: {name}"
+
+
+def _volumes(d: Any) -> list[dict[str, Any]]:
+    if isinstance(d, dict):
+        found = list(d["volumes"]) if isinstance(d.get("volumes"), list) else []
+        return found + [v for x in d.values() for v in _volumes(x)]
+    if isinstance(d, list):
+        return [v for x in d for v in _volumes(x)]
+    return []
+
+
+def test_compose_mounts_a_job_spec_for_its_own_services() -> None:
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    svc = compose["services"]["reconcile"]
+    (mount,) = [v for v in svc["volumes"] if v.split(":")[1] == "/etc/reconcile/job.toml"]
+    spec = load_job(INFRA / mount.split(":")[0], environ={})
+    assert spec.source.url == "http://elasticsearch:9200"
+    bucket = spec.archive.uri.removeprefix("s3://").split("/")[0]
+    assert bucket in " ".join(compose["services"]["make-buckets"]["entrypoint"])
+    assert svc["environment"]["AWS_ENDPOINT_URL"] == "http://minio:9000"
+
+
 def test_backfill_is_an_indexed_job_with_matching_shard_count() -> None:
     (job,) = docs(INFRA / "k8s/backfill/job.yaml")
     spec = job["spec"]
@@ -89,6 +146,10 @@ def _commands() -> list[list[str]]:
                 out.append(c.get("args") or c.get("command"))
     compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
     out.append(compose["services"]["reconcile"]["command"])
+    for line in (INFRA / "compose.yaml").read_text().splitlines():
+        m = re.search(r"run --rm reconcile (.+)$", line)
+        if m:
+            out.append(shlex.split(m.group(1)))
     for line in (INFRA / "crontab.example").read_text().splitlines():
         m = re.search(r"/reconcile (.*?) >>", line)
         if m:
@@ -109,7 +170,7 @@ def _containers(d: Any) -> list[dict[str, Any]]:
 
 def test_every_command_in_the_deployment_files_is_real() -> None:
     commands = _commands()
-    assert len(commands) >= 4
+    assert len(commands) >= 6
     for argv in commands:
         check_command(argv)
 
