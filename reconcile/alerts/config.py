@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
+from ..durations import Duration
 from ..errors import ConfigError
 
 Severity = Literal["critical", "error", "warning", "info"]
@@ -43,22 +44,7 @@ ENV_SLACK_WEBHOOK_URL = "RECONCILE_SLACK_WEBHOOK_URL"
 ENV_ALERTMANAGER_URL = "RECONCILE_ALERTMANAGER_URL"
 ENV_PAGERDUTY_ROUTING_KEY = "RECONCILE_PAGERDUTY_ROUTING_KEY"
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)([smhd]))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def parse_duration(value: Any) -> Any:
-    """``"90s"``, ``"15m"``, ``"4h"``, ``"1h30m"``, ``"2d"`` -> timedelta; other input is left
-    to pydantic (seconds as a number, ISO 8601 ``PT4H``)."""
-    if isinstance(value, str) and _DURATION.match(value.strip()):
-        seconds = sum(float(n) * _UNIT[u] for n, u in _DURATION_PART.findall(value.strip()))
-        return timedelta(seconds=seconds)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def _parse_pairs(value: Any) -> Any:

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> Any:
-    """``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or a bare number of seconds -> timedelta.
-
-    Anything else is left to pydantic (ISO 8601 ``PT30M``, ``HH:MM:SS``, a timedelta).
-    """
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return timedelta(seconds=float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
-    return value
+from ..durations import Duration
 
 
 class CheckConfig(BaseModel):
@@ -41,7 +27,7 @@ class CheckConfig(BaseModel):
     """Days of history a learned ratio looks back over."""
     ratio_min_samples: int = Field(24, ge=1)
     """Fewest trailing hours a learned ratio needs; with fewer, expected_ratio applies."""
-    grace: timedelta = timedelta(minutes=30)
+    grace: Duration = timedelta(minutes=30)
     """Time after a window closes before it is judged (pending until then): "30m", "2h", "PT45M" or seconds."""
     count_quarantined: bool = True
     """Count documents the archive quarantined to _rejects/ (stored as JSON, not Parquet) as archived."""
@@ -63,18 +49,6 @@ class CheckConfig(BaseModel):
     """First wait between polls of a running Athena query; it grows 1.5x per poll up to 5 s."""
     athena_timeout_s: float = Field(600.0, gt=0)
     """A query still running after this is stopped and the check fails."""
-
-    @field_validator("grace", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value)
-
-    @field_validator("grace")
-    @classmethod
-    def _not_negative(cls, value: timedelta) -> timedelta:
-        if value < timedelta(0):
-            raise ValueError("must not be negative")
-        return value
 
 
 def default_results_uri(archive_uri: str) -> str:
