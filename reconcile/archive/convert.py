@@ -7,6 +7,11 @@ Conversion is lossless or loud:
   array into a scalar column);
 - values with no column (unmapped or dynamic fields, keys inside objects the mapping does
   not know, several values in a scalar column) are kept as JSON in the ``_extra`` column;
+- a value in a column the archive's table schema types differently from this window's
+  mapping (the schema's ``lenient`` paths: ``status`` is bigint in the table, keyword in
+  today's index) is stored when it converts losslessly and otherwise kept verbatim in
+  ``_extra``; objects never become JSON text there. Keys kept in ``_extra`` are counted per
+  field in :attr:`WindowSchema.extra`;
 - a document that still cannot be converted (``"abc"`` in a long field indexed with
   ``ignore_malformed``), or whose source is larger than ``max_doc_bytes``, is returned as a
   :class:`Reject` with the reason, to be written to the window's quarantine.
@@ -14,6 +19,7 @@ Conversion is lossless or loud:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,11 +80,16 @@ def _norm_string(v: Any, path: str, extra: dict[str, Any]) -> Any:
     return _scalar_string(v)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _norm_int(v: Any, path: str, extra: dict[str, Any]) -> Any:
     if type(v) is int:
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise Unfit(f"field {path}: {v!r} does not fit a 64-bit integer")
         return v
     if isinstance(v, float) and v.is_integer():
-        return int(v)
+        return _norm_int(int(v), path, extra)
     if isinstance(v, str):
         try:
             return int(v)
@@ -88,7 +99,7 @@ def _norm_int(v: Any, path: str, extra: dict[str, Any]) -> Any:
             except ValueError:
                 raise Unfit(f"field {path}: {v!r} is not an integer") from None
             if f.is_integer():
-                return int(f)
+                return _norm_int(int(f), path, extra)
     if isinstance(v, list):
         return _unwrap(v, path, extra, _norm_int)
     raise Unfit(f"field {path}: {v!r} is not an integer")
@@ -107,6 +118,25 @@ def _norm_float(v: Any, path: str, extra: dict[str, Any]) -> Any:
     if isinstance(v, list):
         return _unwrap(v, path, extra, _norm_float)
     raise Unfit(f"field {path}: {v!r} is not a number")
+
+
+def _norm_float_exact(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    """Like :func:`_norm_float`, but an integer that a double cannot hold exactly is unfit."""
+    if type(v) is int and int(float(v)) != v:
+        raise Unfit(f"field {path}: {v!r} is not exactly representable as a double")
+    if isinstance(v, list):
+        return _unwrap(v, path, extra, _norm_float_exact)
+    return _norm_float(v, path, extra)
+
+
+def _norm_string_scalar(v: Any, path: str, extra: dict[str, Any]) -> Any:
+    """Like :func:`_norm_string`, but objects and arrays of several values are unfit
+    (they would become JSON text in a column of plain strings)."""
+    if isinstance(v, dict):
+        raise Unfit(f"field {path}: an object is not a string")
+    if isinstance(v, list):
+        return _unwrap(v, path, extra, _norm_string_scalar)
+    return _norm_string(v, path, extra)
 
 
 def _norm_bool(v: Any, path: str, extra: dict[str, Any]) -> Any:
@@ -177,23 +207,71 @@ _SCALAR_NORMALIZERS: dict[str, Normalizer] = {
     "timestamp": _norm_timestamp,
 }
 
+#: Stricter normalizers for lenient paths, where a misfit goes to ``_extra``, not to a column.
+_LENIENT_NORMALIZERS: dict[str, Normalizer] = {
+    **_SCALAR_NORMALIZERS,
+    "string": _norm_string_scalar,
+    "float": _norm_float_exact,
+}
+
 #: Kinds Arrow takes as they come from JSON and refuses (rather than silently changes) when
 #: they are not well formed; they are only normalised on the slow path, after Arrow refused
 #: a page. Not int or float: Arrow truncates 1.5 into an int64 and turns true into 1.0.
 _ARROW_NATIVE = {"bool"}
 
 
-def _normalizer(ft: FieldType, path: str, full: bool) -> Normalizer | None:
+def is_lenient(path: str, lenient: frozenset[str]) -> bool:
+    """True when ``path`` or one of its parents is a lenient path."""
+    if not lenient:
+        return False
+    if path in lenient:
+        return True
+    parts = path.split(".")
+    return any(".".join(parts[:i]) in lenient for i in range(1, len(parts)))
+
+
+def _moving(norm: Normalizer) -> Normalizer:
+    """``norm``, keeping a value it cannot convert verbatim in ``_extra``."""
+
+    def move_unfit(v: Any, path: str, extra: dict[str, Any]) -> Any:
+        try:
+            out = norm(v, path, extra)
+        except Unfit:
+            out = MOVED
+        if out is MOVED:
+            extra[path] = v
+        return out
+
+    return move_unfit
+
+
+def _normalizer(
+    ft: FieldType, path: str, full: bool, lenient: frozenset[str] = frozenset()
+) -> Normalizer | None:
     """The function that makes a value fit ``ft``, or None when Arrow can take it as is."""
+    if not is_lenient(path, lenient):
+        return _plain_normalizer(ft, path, full, lenient)
+    norm = _plain_normalizer(ft, path, True, lenient, _LENIENT_NORMALIZERS)
+    return _moving(norm) if norm is not None else None
+
+
+def _plain_normalizer(
+    ft: FieldType,
+    path: str,
+    full: bool,
+    lenient: frozenset[str],
+    scalars: dict[str, Normalizer] = _SCALAR_NORMALIZERS,
+) -> Normalizer | None:
     if ft.kind == "struct":
-        base: Normalizer | None = _struct_normalizer(ft, path, full)
+        base: Normalizer | None = _struct_normalizer(ft, path, full, lenient)
     elif ft.kind in _ARROW_NATIVE and not full:
         base = None
     else:
-        base = _SCALAR_NORMALIZERS[ft.kind]
+        base = scalars[ft.kind]
     if not ft.repeated:
         return base
     elem = base
+    strict = scalars is not _SCALAR_NORMALIZERS
 
     def norm_list(v: Any, path: str, extra: dict[str, Any]) -> Any:
         items = v if isinstance(v, list) else [v]
@@ -205,6 +283,8 @@ def _normalizer(ft: FieldType, path: str, full: bool) -> Normalizer | None:
                 out.append(None)
                 continue
             n = elem(item, path, extra)
+            if n is MOVED and strict:
+                raise Unfit(f"field {path}: an element does not fit")
             out.append(None if n is MOVED else n)
         return out
 
@@ -229,15 +309,22 @@ class _Plan:
     checks: tuple[tuple[str, str, tuple[type, ...], Normalizer], ...]  # key, path, fits, norm
 
 
-def _plan(children: Iterable[tuple[str, FieldType]], prefix: str, full: bool) -> _Plan:
+def _plan(
+    children: Iterable[tuple[str, FieldType]],
+    prefix: str,
+    full: bool,
+    lenient: frozenset[str] = frozenset(),
+) -> _Plan:
     checks = []
     names = []
     for name, ft in children:
         names.append(name)
         path = f"{prefix}.{name}" if prefix else name
-        norm = _normalizer(ft, path, full)
+        norm = _normalizer(ft, path, full, lenient)
         if norm is not None:
             fits = () if ft.repeated else _FITS.get(ft.kind, ())
+            if ft.kind == "float" and is_lenient(path, lenient):
+                fits = (float,)  # an int goes through the exactness check
             checks.append((name, path, fits, norm))
     return _Plan(frozenset(names), tuple(checks))
 
@@ -251,8 +338,10 @@ def _apply(plan: _Plan, row: dict[str, Any], extra: dict[str, Any]) -> None:
             row[name] = None if fixed is MOVED else fixed
 
 
-def _struct_normalizer(ft: FieldType, path: str, full: bool) -> Normalizer:
-    plan = _plan(ft.children, path, full)
+def _struct_normalizer(
+    ft: FieldType, path: str, full: bool, lenient: frozenset[str]
+) -> Normalizer:
+    plan = _plan(ft.children, path, full, lenient)
     known = plan.known
 
     def norm_struct(v: Any, _path: str, extra: dict[str, Any]) -> Any:
@@ -331,6 +420,14 @@ def _expand_dotted(row: dict[str, Any], key: str, known: frozenset[str]) -> bool
     return True
 
 
+def extra_counts(column: pa.Array | pa.ChunkedArray) -> Counter[str]:
+    """Per key of the ``_extra`` JSON objects in ``column``: how many rows hold it."""
+    counts: Counter[str] = Counter()
+    for text in column.drop_null().to_pylist():
+        counts.update(orjson.loads(text).keys())
+    return counts
+
+
 class RowConverter:
     """Converts pages of hits for one window schema. Not thread-safe: one per slice."""
 
@@ -342,8 +439,8 @@ class RowConverter:
         self.ts = schema.timestamp_field
         self.known = frozenset(schema.columns)
         self._known_or_ts = self.known | {self.ts}
-        self._fast = _plan(schema.columns.items(), "", full=False)
-        self._full = _plan(schema.columns.items(), "", full=True)
+        self._fast = _plan(schema.columns.items(), "", False, schema.lenient)
+        self._full = _plan(schema.columns.items(), "", True, schema.lenient)
         self._checks = [
             (n, c) for n, ft in schema.columns.items() if (c := _checker(ft)) is not None
         ]
@@ -387,7 +484,10 @@ class RowConverter:
         direct = self._direct(hits)
         if direct is not None:
             return direct, []
-        return self._by_rows(hits)
+        batch, rejects = self._by_rows(hits)
+        if batch is not None:
+            self.schema.extra.add(extra_counts(batch.column(EXTRA_COLUMN)))
+        return batch, rejects
 
     def _fits(self, hit: dict[str, Any]) -> bool:
         """True when the hit can go to Arrow as it is: known keys only, every value of its

@@ -69,10 +69,43 @@ class Manifest:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    revision: int = 1
+    """1 for the first commit of the window; each re-archive (late documents) adds one."""
+    replaced: list[dict[str, Any]] = field(default_factory=list)
+    """The revisions this one replaced, oldest first: revision, run_id, committed_at, rows,
+    quarantined, source_count, and why it was replaced."""
+    table_schema_version: int = 0
+    """Version of the archive's table schema (``_schema/table.json``) the files conform to;
+    0 for windows written before the archive had one."""
+    extra_counts: dict[str, int] = field(default_factory=dict)
+    """Per field: rows that kept a value verbatim in ``_extra`` (unmapped, several values
+    in a scalar column, or not convertible to the table's type)."""
 
     @property
     def source_count(self) -> int:
         return int(self.source.get("count", -1))
+
+    @property
+    def held(self) -> int:
+        """Documents the window holds: rows in Parquet plus quarantined ones."""
+        return self.rows + self.quarantined
+
+    @property
+    def indices(self) -> list[str]:
+        """The indexes the window's documents came from."""
+        return [str(i) for i in self.source.get("indices", [])]
+
+    def successor_record(self, reason: str) -> dict[str, Any]:
+        """What a new revision keeps of this one in ``replaced``."""
+        return {
+            "revision": self.revision,
+            "run_id": self.run_id,
+            "committed_at": self.committed_at,
+            "rows": self.rows,
+            "quarantined": self.quarantined,
+            "source_count": self.source_count,
+            "reason": reason,
+        }
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)

@@ -48,6 +48,7 @@ from .layout import (
     window_prefix,
 )
 from .schema import WindowSchema, build_schema
+from .table import conform_window
 from .writer import ParquetSliceWriter, RejectWriter
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ class Archiver:
                 c.types,
                 c.resolved,
             )
+        schema = conform_window(self.store, schema, f"window {window.label}")
         untimed = sum(self._untimed_in(i) for i in touched)
         seen: set[str] = set()
         stage = staging_prefix(self.run_id, window)
@@ -476,9 +478,12 @@ class Archiver:
             schema={
                 "fingerprint": schema.fingerprint,
                 "columns": {f.name: str(f.type) for f in schema.arrow},
+                "drift": [asdict(d) for d in schema.drift],
             },
             conflicts=[asdict(c) for c in schema.conflicts],
             timings=timings,
+            table_schema_version=schema.table_version,
+            extra_counts=schema.extra.as_dict(),
         )
 
 

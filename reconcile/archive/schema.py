@@ -5,7 +5,10 @@ Every index a window touches contributes its mapping. When indexes disagree (``s
 the column gets the narrowest type that holds every value losslessly, and the disagreement
 is recorded as a :class:`Conflict` in the manifest.
 
-Type rules (see README, "Archive schema"):
+Across windows the archive's table schema (:mod:`reconcile.archive.table`, docs/schema.md)
+fixes every column's type for all time; a window's schema is conformed to it before writing.
+
+Type rules:
 
 - keyword, text, ip, version, wildcard, constant_keyword, binary ... -> string
 - long, integer, short, byte, token_count -> int64; unsigned_long -> decimal(20, 0)
@@ -19,6 +22,8 @@ Type rules (see README, "Archive schema"):
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +75,22 @@ class FieldType:
             inner = "struct<" + ",".join(f"{n}:{t.describe()}" for n, t in self.children) + ">"
         return f"list<{inner}>" if self.repeated else inner
 
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.children:
+            out["fields"] = [[n, t.to_json()] for n, t in self.children]
+        if self.repeated:
+            out["repeated"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> FieldType:
+        kind = str(raw["kind"])
+        if kind not in _SCALARS and kind != "struct":
+            raise ValueError(f"unknown column kind {kind!r}")
+        kids = tuple((str(n), cls.from_json(t)) for n, t in raw.get("fields", []))
+        return cls(kind, kids, bool(raw.get("repeated", False)))
+
 
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -84,6 +105,44 @@ STRING = FieldType("string")
 TIMESTAMP = FieldType("timestamp")
 
 
+def from_arrow(t: pa.DataType) -> FieldType:
+    """The logical type of a column written as Arrow type ``t`` (narrow ints and floats
+    widen: int32 reads as int, float32 as float)."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner = from_arrow(t.value_type)
+        return FieldType(inner.kind, inner.children, repeated=True)
+    if pa.types.is_struct(t):
+        return FieldType("struct", tuple((f.name, from_arrow(f.type)) for f in t))
+    if pa.types.is_uint64(t) or pa.types.is_decimal(t):
+        return FieldType("decimal")
+    if pa.types.is_integer(t):
+        return FieldType("int")
+    if pa.types.is_floating(t):
+        return FieldType("float")
+    if pa.types.is_boolean(t):
+        return FieldType("bool")
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return TIMESTAMP
+    return STRING
+
+
+class ExtraTally:
+    """Per field: how many documents of a window kept a value in ``_extra``. Thread-safe:
+    the slices of a window add to one tally."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            self._counts.update(counts)
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+
 @dataclass(frozen=True, slots=True)
 class Conflict:
     """A field whose mapping differs between the indexes of a window."""
@@ -93,6 +152,15 @@ class Conflict:
     resolved: str  # column type written
 
 
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A field a window maps differently from the archive's table; the table's type is kept."""
+
+    path: str
+    table: str
+    window: str
+
+
 @dataclass(slots=True)
 class WindowSchema:
     """The columns of one window's archive files, in order, and what had to be resolved."""
@@ -100,6 +168,15 @@ class WindowSchema:
     timestamp_field: str
     columns: dict[str, FieldType]
     conflicts: list[Conflict] = field(default_factory=list)
+    lenient: frozenset[str] = frozenset()
+    """Column paths the table schema types differently from this window's mapping (or that
+    the mapping lacks): a value that does not convert losslessly goes to ``_extra``."""
+    table_version: int = 0
+    """Version of the archive's table schema these columns come from (0: none)."""
+    extra: ExtraTally = field(default_factory=ExtraTally)
+    """What the window's converters kept in ``_extra``, per field."""
+    drift: list[Drift] = field(default_factory=list)
+    """Fields this window maps differently from the table (the table's type is written)."""
 
     @property
     def arrow(self) -> pa.Schema:
