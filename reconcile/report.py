@@ -417,10 +417,12 @@ class Incident:
             peak = max(fs, key=lambda f: f.bytes or 0)
             base = peak.baseline or 0
             times = f" (x{(peak.bytes or 0) / base:.1f} the baseline)" if base else ""
-            talker = _top_talker(peak.detail)
+            talker, note = _top_talker(peak.detail), _endpoint_note(peak.detail)
             return (
-                f"peak {fmt_bytes(peak.bytes)} in one window vs baseline {fmt_bytes(peak.baseline)}"
-                f"{times}" + (f"; top talker {talker}" if talker else "")
+                f"peak {fmt_bytes(peak.bytes)} at {peak.window_start:%Y-%m-%d %H:%M} UTC vs "
+                f"baseline {fmt_bytes(peak.baseline)}{times}"
+                + (f"; top talker {talker}" if talker else "")
+                + (f"; {note}" if note else "")
             )
         expected = sum(f.expected or 0 for f in fs)
         logs = sum(_expected_logs(f) for f in fs)
@@ -454,21 +456,19 @@ def _expected_logs(f: Finding) -> float:
 
 
 def _top_talker(detail: dict[str, Any]) -> str | None:
-    item: Any = detail.get("top_talker")
-    talkers = detail.get("top_talkers")
-    if item is None and isinstance(talkers, list) and talkers:
-        item = talkers[0]
-    if item is None:
-        return None
-    if not isinstance(item, dict):
-        return str(item)
-    src = next((item[k] for k in ("src", "source", "srcaddr") if item.get(k)), None)
-    dst = next(
-        (item[k] for k in ("dst", "destination", "dstaddr", "talker", "service") if item.get(k)),
-        None,
-    )
-    flow = " → ".join(str(x) for x in (src, dst) if x) or "?"
-    return f"{flow} ({fmt_bytes(item['bytes'])})" if item.get("bytes") is not None else flow
+    """The drill-down's top source and destination (see :func:`reconcile.egress.flowlogs.top_talker`)."""
+    from .egress.flowlogs import top_talker
+
+    talker = top_talker(detail)
+    return (talker.describe(fmt_bytes) or None) if talker else None
+
+
+def _endpoint_note(detail: dict[str, Any]) -> str | None:
+    """The drill-down's S3/DynamoDB-through-NAT sentence, or None."""
+    from .egress.flowlogs import top_talker
+
+    talker = top_talker(detail)
+    return (talker.callout(fmt_bytes) or None) if talker else None
 
 
 def period_of(findings: Sequence[Finding]) -> timedelta:

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconcile.cli import cli
+from reconcile.egress.flowlogs import DrillDown, TalkerRow
 from reconcile.findings import EGRESS, LOGFLOW, Finding
 from reconcile.report import build_report, incidents, load_findings
 from reconcile.results import write_findings
@@ -94,11 +95,11 @@ def egress_findings(rng: random.Random) -> list[Finding]:
             status, detail, message = "ok", {}, "within the seasonal baseline"
             if n == 0 and t in SPIKE:
                 status, value = "spike", base * 7.5
-                detail = {
-                    "top_talkers": [
-                        {"src": "10.0.3.17", "dst": "52.216.8.11", "bytes": int(value * 0.8)}
-                    ]
-                }
+                dd = DrillDown("eni-0a1b2c3d4e5f60718", t, t + HOUR, "out", int(value * 0.9))
+                dd.sources.append(TalkerRow("10.0.3.17", int(value * 0.8), 1, 6))
+                dd.destinations.append(TalkerRow("52.216.8.11", int(value * 0.8), 1, 6, "S3"))
+                dd.services.append(TalkerRow("S3", int(value * 0.8), 1, 6, "S3"))
+                detail = {"drilldown": dd.as_detail()}
                 message = "egress spike: S3 traffic through the NAT gateway"
             out.append(
                 Finding(

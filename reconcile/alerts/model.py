@@ -250,6 +250,12 @@ class Incident:
         return self._hours()[-1]
 
     @property
+    def peak(self) -> Alert:
+        """The bad hour with the most bytes (egress); the latest hour for other kinds."""
+        bad = [self.alerts[k] for k in sorted(self.alerts)] or self._hours()
+        return max(reversed(bad), key=lambda a: a.bytes or 0)
+
+    @property
     def status(self) -> str:
         """The status of the latest bad hour (``gap``, ``missing``, ``spike``, ...)."""
         return self.last_status or self.family
@@ -354,6 +360,11 @@ class Incident:
         """An independent copy (notifications keep the incident as it was when planned)."""
         return replace(self, alerts=dict(self.alerts), cleared=dict(self.cleared))
 
+    def as_first_seen(self) -> Incident:
+        """A spike that recovered before any sink heard of it, as its first (firing) message
+        shows it: its bad hours and peak, with ``recovered_by`` saying it is over already."""
+        return replace(self.snapshot(), state="firing", resolved_at=None, resolution=None)
+
     def public(self) -> dict[str, Any]:
         """The incident as sinks and reports show it (the webhook ``data.incident`` object)."""
         return {
@@ -372,7 +383,9 @@ class Incident:
             "resolved_at": iso(self.resolved_at) if self.resolved_at else None,
             "resolution": self.resolution,
             "totals": self.totals(),
-            "top_talker": top_talker(self.latest) if self.kind == EGRESS else None,
+            "top_talker": top_talker(self.peak) if self.kind == EGRESS else None,
+            "peak_at": iso(self.peak.window_start) if self.kind == EGRESS else None,
+            "endpoint_note": endpoint_note(self.peak) if self.kind == EGRESS else None,
             "next_step": self.next_step(),
         }
 
@@ -507,39 +520,42 @@ def next_step(inc: Incident) -> str:
 
 
 def top_talker(alert: Alert) -> str | None:
-    """The biggest flow of an egress hour, from ``detail`` (``top_talkers`` or ``top_talker``)."""
-    d = alert.detail or {}
-    item: Any = d.get("top_talker")
-    if item is None:
-        talkers = d.get("top_talkers")
-        if isinstance(talkers, list) and talkers:
-            item = talkers[0]
-    if item is None:
-        return None
-    if isinstance(item, Mapping):
-        src = next(
-            (
-                item[k]
-                for k in ("src", "source", "srcaddr", "src_addr", "pkt_srcaddr")
-                if item.get(k)
-            ),
-            None,
-        )
-        dst = next(
-            (
-                item[k]
-                for k in ("dst", "destination", "dstaddr", "dst_addr", "pkt_dstaddr")
-                if item.get(k)
-            ),
-            None,
-        )
-        port = item.get("dstport") or item.get("dst_port") or item.get("port")
-        byts = item.get("bytes")
-        flow = " → ".join(str(x) for x in (src, dst) if x) or "?"
-        if port:
-            flow += f":{port}"
-        return f"{flow} ({fmt_bytes(byts)})" if byts is not None else flow
-    return str(item)
+    """The top source and destination of an egress hour's flow-log drill-down, or None."""
+    from ..egress.flowlogs import top_talker as read_top_talker
+
+    talker = read_top_talker(alert.detail)
+    text = talker.describe(fmt_bytes) if talker else ""
+    return text or None
+
+
+def endpoint_note(alert: Alert) -> str | None:
+    """The S3/DynamoDB-through-NAT sentence of an egress hour's drill-down, or None."""
+    from ..egress.flowlogs import top_talker as read_top_talker
+
+    talker = read_top_talker(alert.detail)
+    text = talker.callout(fmt_bytes) if talker else ""
+    return text[0].upper() + text[1:] if text else None
+
+
+def _talker_tail(alert: Alert) -> str:
+    talker, note = top_talker(alert), endpoint_note(alert)
+    return (f" Top talker: {talker}." if talker else "") + (f" {note}." if note else "")
+
+
+def _spike_story(inc: Incident) -> str:
+    """A spike that ended: how long, its peak (bytes and hour), who sent it, when it ended."""
+    t, peak, after = inc.totals(), inc.peak, inc.recovered_by
+    back = (
+        f" Back to normal at {fmt_hour(after.window_start)} "
+        f"({fmt_bytes(after.bytes)} vs baseline {fmt_bytes(after.baseline)})."
+        if after
+        else ""
+    )
+    return (
+        f"it lasted {inc.hours} h from {fmt_hour(inc.since)}, peak {fmt_bytes(peak.bytes)}/h "
+        f"at {fmt_hour(peak.window_start)} vs baseline {fmt_bytes(t.get('baseline'))}, "
+        f"{fmt_bytes(t.get('bytes'))} in all.{_talker_tail(peak)}{back}"
+    )
 
 
 def summary(inc: Incident) -> str:
@@ -549,17 +565,7 @@ def summary(inc: Incident) -> str:
         return f"TEST notification from logflow-reconcile job {job}: no action needed."
     if inc.state == "resolved":
         if inc.resolution == "recovered":
-            after = inc.recovered_by
-            back = (
-                f"; back to normal at {fmt_hour(after.window_start)} "
-                f"({fmt_bytes(after.bytes)} vs baseline {fmt_bytes(after.baseline)})"
-                if after
-                else ""
-            )
-            return (
-                f"[{job}] egress spike on {inc.resource} is over: it lasted "
-                f"{inc.hours} h from {fmt_hour(inc.since)}{back}."
-            )
+            return f"[{job}] egress spike on {inc.resource} is over: {_spike_story(inc)}"
         what = {
             "loss": "log loss",
             "surplus": "log surplus",
@@ -604,13 +610,14 @@ def summary(inc: Incident) -> str:
             f"{fmt_int(t.get('expected'))} requests, {fmt_int(t.get('archived'))} log lines archived."
         )
     if inc.family == "spike":
-        talker = top_talker(inc.latest)
-        tail = f" Top talker: {talker}." if talker else ""
+        if inc.recovered_by is not None:  # first seen after it ended (see plan.py)
+            return f"[{job}] egress spike on {inc.resource}, already over: {_spike_story(inc)}"
+        peak = inc.peak
         return (
             f"[{job}] egress spike on {inc.resource} for {span}: peak "
-            f"{fmt_bytes(t.get('peak_bytes'))}/h vs baseline {fmt_bytes(t.get('baseline'))} "
-            f"(threshold {fmt_bytes(t.get('threshold'))}), {fmt_bytes(t.get('bytes'))} in all."
-            f"{tail}"
+            f"{fmt_bytes(peak.bytes)}/h at {fmt_hour(peak.window_start)} vs baseline "
+            f"{fmt_bytes(t.get('baseline'))} (threshold {fmt_bytes(t.get('threshold'))}), "
+            f"{fmt_bytes(t.get('bytes'))} in all.{_talker_tail(peak)}"
         )
     return f"[{job}] {inc.status} on {inc.resource} for {span}."
 

@@ -23,6 +23,7 @@ from .plan import (
     new_message_id,
     plan,
     prune,
+    resolution_after,
 )
 from .sinks import Sink, build_sinks
 from .state import AlertState, StateStore, state_uri
@@ -299,7 +300,8 @@ def notify(
         _fold(run, state, findings, now, report)
         # Outbox: the notifications are recorded before any is sent.
         etag = store.save(state, etag)
-        for note in list(state.pending):
+        queue = list(state.pending)
+        for note in queue:
             sink = run.by_name.get(note.sink)
             if sink is None:
                 continue
@@ -309,6 +311,9 @@ def notify(
             report.deliveries.append(result)
             if result.status == "sent":
                 mark_delivered(state, note, now, sink.sent_labels(note))
+                follow = resolution_after(state, note, now, cfg.send_resolved)
+                if follow is not None:
+                    queue.append(follow)
             else:
                 note.attempts += result.attempts
                 note.last_error = result.error

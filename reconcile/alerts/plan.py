@@ -150,14 +150,14 @@ def plan(
             previous = mark.labels if mark is not None else None
             if queued is not None and queued.action == action:
                 # Same message not delivered yet: keep its id (receivers dedupe on it), refresh it.
-                queued.incident = inc.snapshot()
+                queued.incident = inc.as_first_seen() if over_unseen else inc.snapshot()
                 queued.previous_labels = previous
                 continue
             note = Notification(
                 id=new_message_id(),
                 sink=sink,
                 action=action,  # type: ignore[arg-type]
-                incident=inc.snapshot(),
+                incident=inc.as_first_seen() if over_unseen else inc.snapshot(),
                 created_at=now,
                 repeat=repeat,
                 previous_labels=previous,
@@ -167,6 +167,28 @@ def plan(
             state.pending.append(note)
             pending[(sink, key)] = note
     return suppressed
+
+
+def resolution_after(
+    state: AlertState, note: Notification, now: datetime, send_resolved: bool = True
+) -> Notification | None:
+    """The resolution that follows, in the same run, the first message of a spike that was
+    already over when first seen (once the sink accepted it); queued in ``state.pending``."""
+    tracked = state.incidents.get(note.incident.key)
+    late = note.action == "firing" and note.incident.recovered_by is not None
+    if not send_resolved or not late or tracked is None or tracked.incident.firing:
+        return None
+    follow = Notification(
+        id=new_message_id(),
+        sink=note.sink,
+        action="resolved",
+        incident=tracked.incident.snapshot(),
+        created_at=now,
+    )
+    mark = tracked.sinks.get(note.sink)
+    follow.previous_labels = mark.labels if mark is not None else None
+    state.pending.append(follow)
+    return follow
 
 
 def mark_delivered(

@@ -18,7 +18,15 @@ from typing import Any, ClassVar
 from ..findings import iso
 from .config import AlertsConfig, SinkSecrets, mask_location
 from .deliver import HttpRequest
-from .model import Incident, Notification, fmt_bytes, fmt_int, fmt_ratio, top_talker
+from .model import (
+    Incident,
+    Notification,
+    endpoint_note,
+    fmt_bytes,
+    fmt_int,
+    fmt_ratio,
+    top_talker,
+)
 
 WEBHOOK_SCHEMA = "logflow-reconcile/alert/v1"
 CLIENT = "logflow-reconcile"
@@ -177,9 +185,12 @@ class SlackSink(Sink):
                 f"*Peak / hour*\n{fmt_bytes(t.get('peak_bytes'))}",
                 f"*Baseline*\n{fmt_bytes(t.get('baseline'))}",
             ]
-            talker = top_talker(inc.latest)
+            talker, endpoint = top_talker(inc.peak), endpoint_note(inc.peak)
+            fields.append(f"*Peak at*\n{inc.peak.window_start:%Y-%m-%d %H:%M} UTC")
             if talker:
                 fields.append(f"*Top talker*\n{talker}")
+            if endpoint:
+                fields.append(f"*Gateway endpoint*\n{endpoint}")
         elif inc.kind == "logflow":
             fields += [
                 f"*Expected*\n{fmt_int(t.get('expected'))}",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -138,25 +139,7 @@ class DrillDown:
 
     def callout(self) -> str:
         """One sentence naming the avoided gateway endpoints, or ``""``."""
-        avoided = self.endpoint_avoidance()
-        if not avoided:
-            return ""
-        parts = [
-            f"{a['service']} ({human_bytes(a['bytes'])}, {a['share']:.0%} of the flow-logged bytes)"
-            for a in avoided
-        ]
-        names = [a["service"] for a in avoided]
-        endpoints = (
-            f"an {names[0]} gateway VPC endpoint"
-            if names == ["S3"]
-            else f"a {names[0]} gateway VPC endpoint"
-            if len(names) == 1
-            else f"{' and '.join(names)} gateway VPC endpoints"
-        )
-        return (
-            f"traffic to {' and '.join(parts)} goes through the NAT gateway; "
-            f"{endpoints} would carry it privately, without NAT processing charges"
-        )
+        return endpoint_callout(self.endpoint_avoidance())
 
     def as_detail(self) -> dict[str, Any]:
         return {
@@ -169,6 +152,83 @@ class DrillDown:
             "aws_services": [r.as_dict() for r in self.services],
             "gateway_endpoint_avoided": self.endpoint_avoidance(),
         }
+
+
+def endpoint_callout(
+    avoided: Sequence[Mapping[str, Any]], fmt: Callable[[float], str] | None = None
+) -> str:
+    """The S3/DynamoDB-through-NAT sentence for ``gateway_endpoint_avoided`` rows, or ``""``."""
+    if not avoided:
+        return ""
+    fmt = fmt or human_bytes
+    parts = [
+        f"{a['service']} ({fmt(a['bytes'])}, {a['share']:.0%} of the flow-logged bytes)"
+        for a in avoided
+    ]
+    names = [str(a["service"]) for a in avoided]
+    endpoints = (
+        f"an {names[0]} gateway VPC endpoint"
+        if names == ["S3"]
+        else f"a {names[0]} gateway VPC endpoint"
+        if len(names) == 1
+        else f"{' and '.join(names)} gateway VPC endpoints"
+    )
+    return (
+        f"traffic to {' and '.join(parts)} goes through the NAT gateway; "
+        f"{endpoints} would carry it privately, without NAT processing charges"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TopTalker:
+    """What a spike's drill-down says about who sent the bytes, read back from ``detail``."""
+
+    source: TalkerRow | None
+    """The host in the VPC that sent most (None when the flow logs lack pkt-* fields)."""
+    destination: TalkerRow | None
+    """The remote address that received most (its AWS service, when known)."""
+    avoided: tuple[Mapping[str, Any], ...] = ()
+    """``gateway_endpoint_avoided`` rows: S3/DynamoDB reached through the NAT gateway."""
+
+    def describe(self, fmt: Callable[[float], str] | None = None) -> str:
+        """``10.0.3.17 (60.0 GiB) → 52.216.8.1 (S3, 50.0 GiB)``."""
+        fmt = fmt or human_bytes
+        parts = []
+        if self.source:
+            parts.append(f"{self.source.talker} ({fmt(self.source.bytes)})")
+        if self.destination:
+            d = self.destination
+            svc = f"{d.aws_service}, " if d.aws_service else ""
+            parts.append(f"{d.talker} ({svc}{fmt(d.bytes)})")
+        text = " → ".join(parts)
+        return text if self.source or not text else f"to {text}"
+
+    def callout(self, fmt: Callable[[float], str] | None = None) -> str:
+        """The S3/DynamoDB-through-NAT sentence, or ``""``."""
+        return endpoint_callout(self.avoided, fmt)
+
+
+def _row(items: Any) -> TalkerRow | None:
+    if not isinstance(items, list) or not items or not isinstance(items[0], Mapping):
+        return None
+    r = items[0]
+    return TalkerRow(
+        str(r["talker"]), int(r.get("bytes") or 0), int(r.get("packets") or 0),
+        int(r.get("flows") or 0), r.get("aws_service"),
+    )  # fmt: skip
+
+
+def top_talker(detail: Mapping[str, Any] | None) -> TopTalker | None:
+    """The top source and destination of an egress finding's ``detail["drilldown"]``
+    (as :meth:`DrillDown.as_detail` writes it), or None without a drill-down."""
+    dd = (detail or {}).get("drilldown")
+    if not isinstance(dd, Mapping):
+        return None
+    source, destination = _row(dd.get("top_sources")), _row(dd.get("top_destinations"))
+    avoided = tuple(a for a in dd.get("gateway_endpoint_avoided") or () if isinstance(a, Mapping))
+    if source is None and destination is None and not avoided:
+        return None
+    return TopTalker(source, destination, avoided)
 
 
 def human_bytes(n: float) -> str:

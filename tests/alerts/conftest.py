@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from reconcile.egress.flowlogs import DrillDown, TalkerRow
 from reconcile.findings import Finding
 from reconcile.job import JobSpec
+from reconcile.timewin import HOUR
 from tests.alerts.receivers import Receiver
 from tests.servers import free_port, stop_group, wait_http
 
@@ -141,17 +143,17 @@ def eg(
         baseline=120_000_000.0,
         threshold=1_000_000_000.0,
         message=f"{status} at {h:02d}:00",
-        detail={
-            "top_talkers": [
-                {
-                    "srcaddr": "10.0.1.23",
-                    "dstaddr": "203.0.113.9",
-                    "dstport": 443,
-                    "bytes": 4_800_000_000,
-                }
-            ]
-        },
+        detail={"drilldown": drilldown(h)} if status == "spike" else {},
     )
+
+
+def drilldown(h: int) -> dict[str, object]:
+    """A spike's drill-down in the shape egress writes (DrillDown.as_detail)."""
+    start = hour(h)
+    dd = DrillDown("eni-0a1b2c3d4e5f60718", start, start + HOUR, "out", total_bytes=4_900_000_000)
+    dd.sources.append(TalkerRow("10.0.1.23", 4_800_000_000, 3_400_000, 12))
+    dd.destinations.append(TalkerRow("203.0.113.9", 4_800_000_000, 3_400_000, 6))
+    return dd.as_detail()
 
 
 def spec_for(state: str, **alerts: object) -> JobSpec:

@@ -94,10 +94,10 @@ def test_egress_summary_names_bytes_baseline_and_top_talker() -> None:
     inc = group(alerts(eg(2, "spike", 5_000_000_000), eg(3, "spike", 3_000_000_000)), hour(9))[0]
     text = inc.summary()
     assert "egress spike on nat-0abc" in text
-    assert "peak 5.0 GB/h vs baseline 120.0 MB" in text
+    assert "peak 5.0 GB/h at 2026-11-20 02:00 UTC vs baseline 120.0 MB" in text
     assert "threshold 1.0 GB" in text and "8.0 GB in all" in text
-    assert "10.0.1.23 → 203.0.113.9:443 (4.8 GB)" in text
-    assert inc.public()["top_talker"] == "10.0.1.23 → 203.0.113.9:443 (4.8 GB)"
+    assert "10.0.1.23 (4.8 GB) → 203.0.113.9 (4.8 GB)" in text
+    assert inc.public()["top_talker"] == "10.0.1.23 (4.8 GB) → 203.0.113.9 (4.8 GB)"
     assert "reconcile egress" in inc.next_step() and "--nat-gateway nat-0abc" in inc.next_step()
 
 

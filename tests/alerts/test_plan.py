@@ -100,6 +100,9 @@ def test_spike_first_seen_after_it_ended_is_still_reported_then_resolved() -> No
     # A late run (or a re-check) sees the spike and the normal hour after it in one pass.
     sent, _ = run(state, [eg(2, "spike"), eg(3, "ok")], hour(5))
     assert [n.action for n in sent] == ["firing"]
+    first = sent[0].incident.summary()  # states the peak, not the recovery hour's figures
+    assert "already over" in first and "peak 5.0 GB/h at 2026-11-20 02:00 UTC" in first
+    assert "Back to normal at 2026-11-20 03:00 UTC" in first
     sent, _ = run(state, [eg(4, "ok")], hour(6))
     assert [n.action for n in sent] == ["resolved"]
     sent, _ = run(state, [eg(5, "ok")], hour(7))

@@ -24,6 +24,9 @@ import pytest
 from reconcile.job import JobSpec
 from reconcile.timewin import floor_hour, utcnow
 
+# The alert tests' receivers and real Alertmanager, for tests that go from egress to sinks.
+from tests.alerts.conftest import alertmanager, am_receiver, receiver  # noqa: F401
+
 REGIONS = itertools.cycle(
     [
         "eu-west-1",
