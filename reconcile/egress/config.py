@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, model_validator
 
+from ..cwretention import MARGIN, kept_for
 from ..timewin import parse_time
 
 #: CloudWatch ``AWS/NATGateway`` metrics that count bytes or packets, summed per period.
@@ -36,6 +37,7 @@ Metric = Literal[
 ]
 #: Periods that divide an hour (and so a week): the seasonal baseline compares the same slot.
 PERIODS = (60, 300, 600, 900, 1200, 1800, 3600)
+WEEK = timedelta(days=7)
 
 
 def _utc(value: Any) -> Any:
@@ -99,7 +101,7 @@ class EgressConfig(BaseModel):
     static_thresholds: dict[str, ByteSize] = {}
     """Per-gateway static thresholds (gateway id -> size); override static_threshold."""
     history_weeks: int = Field(4, ge=1, le=12)
-    """Trailing weeks of the same hour of the week that form the seasonal baseline."""
+    """Trailing weeks of the same hour of the week that form the seasonal baseline; CloudWatch's retention caps it below period_s = 3600 (300-1800 s: 8 weeks, 60 s: 1)."""
     min_history_weeks: int = Field(3, ge=1, le=12)
     """Fewer usable weeks than this: say so and judge against the static threshold instead."""
     z_threshold: float = Field(5.0, gt=0)
@@ -133,7 +135,30 @@ class EgressConfig(BaseModel):
             raise ValueError(f"period_s must be one of {', '.join(map(str, PERIODS))}")
         if self.min_history_weeks > self.history_weeks:
             raise ValueError("min_history_weeks cannot exceed history_weeks")
+        self._within_retention()
         return self
+
+    def _within_retention(self) -> None:
+        """The baseline must be readable at ``period_s`` (CloudWatch rolls fine data up)."""
+        kept = kept_for(self.period_s)
+        reach = (
+            self.history_weeks * WEEK
+            + timedelta(hours=self.level_adjust_hours, minutes=self.settle_minutes)
+            + timedelta(seconds=self.period_s)
+            + 2 * MARGIN
+        )
+        if reach <= kept:
+            return
+        fits = (kept - reach + self.history_weeks * WEEK) // WEEK
+        coarser = next(p for p in PERIODS if kept_for(p) >= reach)
+        raise ValueError(
+            f"period_s = {self.period_s} with history_weeks = {self.history_weeks} (and "
+            f"level_adjust_hours = {self.level_adjust_hours}) needs datapoints "
+            f"{reach / timedelta(days=1):.1f} days old, but CloudWatch keeps {self.period_s} s "
+            "datapoints for "
+            f"{kept.days} days: set period_s = {coarser} or more, or history_weeks (and "
+            f"min_history_weeks) to at most {fits}"
+        )
 
     def static_for(self, gateway: str) -> int | None:
         """The static threshold that applies to ``gateway``, if any."""

@@ -3,6 +3,10 @@
 One ``GetMetricData`` request carries up to 500 queries (one per gateway and metric) and is
 paged with ``NextToken``; each query asks for the ``Sum`` per period. Values come back keyed
 by period start (UTC). A period with no datapoint is absent, not zero.
+
+A range reaching back weeks is read by age (:func:`fetch_by_age`): each part at a period
+CloudWatch still keeps for that age (:mod:`reconcile.cwretention`), so a baseline from
+weeks ago is never asked for at a resolution that has already been rolled up.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import ReconcileError, TransientError
+from ..cwretention import Segment, kept_for, plan_periods
+from ..errors import ConfigError, ReconcileError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +118,45 @@ def fetch_sums(
     for pair in pairs:
         out.setdefault(pair, {})
     return dict(out)
+
+
+def read_plan(start: datetime, end: datetime, period: timedelta, now: datetime) -> list[Segment]:
+    """The parts of ``[start, end)`` to read, each at ``period`` (a multiple of the finest
+    period CloudWatch keeps for its age, so CloudWatch sums the finer data itself).
+
+    Raises :class:`ConfigError` naming the keys when a part is older than CloudWatch keeps
+    ``period`` datapoints for; parts older than any retention are left out.
+    """
+    period_s = int(period.total_seconds())
+    segments = plan_periods(start, end, now)
+    too_fine = [seg for seg in segments if period_s % seg.period]
+    if too_fine:
+        seg = too_fine[-1]
+        raise ConfigError(
+            f"egress.period_s = {period_s}: CloudWatch keeps {period_s} s datapoints for "
+            f"{kept_for(period_s).days} days, but this range (the judged periods plus "
+            f"egress.history_weeks of baseline and egress.level_adjust_hours) reaches back to "
+            f"{seg.start:%Y-%m-%dT%H:%M}Z, where only {seg.period} s data is kept: raise "
+            f"egress.period_s to {seg.period} or shorten egress.history_weeks"
+        )
+    return [Segment(seg.start, seg.end, period_s) for seg in segments]
+
+
+def fetch_by_age(
+    client: Any,
+    gateways: Iterable[str],
+    metrics: Iterable[str],
+    start: datetime,
+    end: datetime,
+    period: timedelta,
+    now: datetime,
+) -> Series:
+    """:func:`fetch_sums` over ``[start, end)``, one request series per retention age."""
+    gateways, metrics = list(gateways), list(metrics)
+    out: Series = {(g, m): {} for g in gateways for m in metrics}
+    for seg in read_plan(start, end, period, now):
+        for key, values in fetch_sums(
+            client, gateways, metrics, seg.start, seg.end, period
+        ).items():
+            out[key].update(values)
+    return out

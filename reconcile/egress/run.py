@@ -24,7 +24,7 @@ from ..timewin import utcnow
 from .config import EgressConfig, MaintenanceWindow
 from .detect import WEEK, Judgement, Params, judge_series
 from .flowlogs import DrillDown, human_bytes, lookup_interfaces, top_talkers
-from .metrics import PORT_ERRORS, align, cloudwatch_client, fetch_sums
+from .metrics import PORT_ERRORS, align, cloudwatch_client, fetch_by_age
 
 log = logging.getLogger(__name__)
 
@@ -288,9 +288,11 @@ def judge_egress(
     judged_to = settled[-1] + period
 
     t0 = time.perf_counter()
-    series = fetch_sums(client, cfg.nat_gateways, [cfg.metric], history_from, judged_to, period)
+    series = fetch_by_age(
+        client, cfg.nat_gateways, [cfg.metric], history_from, judged_to, period, now
+    )
     ports = (
-        fetch_sums(client, cfg.nat_gateways, [PORT_ERRORS], settled[0], judged_to, period)
+        fetch_by_age(client, cfg.nat_gateways, [PORT_ERRORS], settled[0], judged_to, period, now)
         if cfg.port_allocation_errors
         else {}
     )

@@ -10,6 +10,7 @@ aggregates for 63 days and hourly ones for 455 days, and a query for a finer per
 still kept returns nothing. The range is therefore split by age: the part younger than
 15 days is read at 60 s, the part up to 63 days at 300 s, older hours at 3600 s. All three
 divide an hour, so each sums to the same hourly total. Hours older than 455 days have no data.
+The plan is :func:`reconcile.cwretention.plan_periods`, shared with the egress watch.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from ..cwretention import MARGIN, RETENTION, Segment, plan_periods
+from ..cwretention import ceil_hour as _ceil_hour
 from ..errors import ConfigError
-from ..timewin import HOUR, Window, floor_hour, utcnow
+from ..timewin import Window, floor_hour, utcnow
 from .config import ExpectedConfig
 from .model import (
     ExpectedCounts,
@@ -39,43 +42,6 @@ NAMESPACE = "AWS/ApplicationELB"
 METRIC = "RequestCount"
 #: ``GetMetricData`` accepts at most this many queries per call.
 MAX_QUERIES = 500
-#: (age limit, finest period kept until then), finest first.
-RETENTION: tuple[tuple[timedelta, int], ...] = (
-    (timedelta(days=15), 60),
-    (timedelta(days=63), 300),
-    (timedelta(days=455), 3600),
-)
-#: Step a boundary this far towards the present so data aging out mid-run is never asked for.
-MARGIN = timedelta(hours=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Part of a range read at one period."""
-
-    start: datetime
-    end: datetime
-    period: int
-
-
-def _ceil_hour(dt: datetime) -> datetime:
-    floor = floor_hour(dt)
-    return floor if floor == dt else floor + HOUR
-
-
-def plan_periods(start: datetime, end: datetime, now: datetime) -> list[Segment]:
-    """Split ``[start, end)`` (hour-aligned) into segments read at the finest period kept."""
-    segments: list[Segment] = []
-    newer_than = end
-    for age, period in RETENTION:
-        cut = _ceil_hour(now - age + MARGIN)
-        lo, hi = max(start, cut), newer_than
-        if lo < hi:
-            segments.append(Segment(lo, hi, period))
-        newer_than = min(newer_than, max(cut, start))
-        if newer_than <= start:
-            break
-    return sorted(segments, key=lambda s: s.start)
 
 
 @dataclass(frozen=True, slots=True)
