@@ -221,6 +221,11 @@ def column_list(schema: pa.Schema, skip: tuple[str, ...] = ()) -> str:
     return ",\n".join(lines)
 
 
+def archive_columns(schema: pa.Schema) -> list[tuple[str, str]]:
+    """``(name, Athena type)`` of the archive table's columns, as the DDL declares them."""
+    return [(f.name, athena_type(f.type)) for f in schema]
+
+
 def archive_ddl(schema: pa.Schema, params: Mapping[str, Any]) -> str:
     """``sql/ddl/archive_logs.sql`` with its columns taken from ``schema``."""
     return get_file("ddl/archive_logs").render({**params, "columns": Raw(column_list(schema))})

@@ -338,9 +338,7 @@ def _apply(plan: _Plan, row: dict[str, Any], extra: dict[str, Any]) -> None:
             row[name] = None if fixed is MOVED else fixed
 
 
-def _struct_normalizer(
-    ft: FieldType, path: str, full: bool, lenient: frozenset[str]
-) -> Normalizer:
+def _struct_normalizer(ft: FieldType, path: str, full: bool, lenient: frozenset[str]) -> Normalizer:
     plan = _plan(ft.children, path, full, lenient)
     known = plan.known
 
@@ -418,6 +416,14 @@ def _expand_dotted(row: dict[str, Any], key: str, known: frozenset[str]) -> bool
         return False
     node[parts[-1]] = row.pop(key)
     return True
+
+
+def column_normalizer(ft: FieldType, path: str) -> Normalizer:
+    """A lenient normalizer for one whole column: a value that does not convert to ``ft``
+    losslessly is put in ``extra[path]`` and :data:`MOVED` returned."""
+    norm = _normalizer(ft, path, True, frozenset({path}))
+    assert norm is not None  # lenient normalizers always exist
+    return norm
 
 
 def extra_counts(column: pa.Array | pa.ChunkedArray) -> Counter[str]:

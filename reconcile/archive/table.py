@@ -160,8 +160,10 @@ class TableSchema:
             "version": self.version,
             "timestamp_field": self.timestamp_field,
             "fingerprint": self.fingerprint,
-            "columns": [{"name": n, "type": t.to_json(), "describe": t.describe()}
-                        for n, t in self.columns.items()],
+            "columns": [
+                {"name": n, "type": t.to_json(), "describe": t.describe()}
+                for n, t in self.columns.items()
+            ],
             "history": self.history,
         }
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
@@ -235,7 +237,10 @@ def absorb(
         if save_table(store, new, current) is not None:
             if evo.added:
                 log.info(
-                    "table schema v%d: added %s (%s)", new.version, ", ".join(evo.added), by,
+                    "table schema v%d: added %s (%s)",
+                    new.version,
+                    ", ".join(evo.added),
+                    by,
                     extra={"event": "table_schema", "version": new.version, "added": evo.added},
                 )
             return new, evo
@@ -250,8 +255,16 @@ def conform_window(store: ObjectStore, window: WindowSchema, by: str) -> WindowS
         log.warning(
             "%s: field %s is %s in this window's mapping but %s in the archive's table; "
             "stored as %s, values that do not convert kept in _extra",
-            by, d.path, d.window, d.table, d.table,
-            extra={"event": "schema_drift", "field": d.path, "table_type": d.table,
-                   "window_type": d.window},
+            by,
+            d.path,
+            d.window,
+            d.table,
+            d.table,
+            extra={
+                "event": "schema_drift",
+                "field": d.path,
+                "table_type": d.table,
+                "window_type": d.window,
+            },
         )
     return table.conform(window, evo)

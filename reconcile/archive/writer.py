@@ -23,6 +23,28 @@ from .layout import FileEntry, part_name, reject_name
 FileSink = Callable[[Path, str, int], FileEntry]
 
 
+def open_parquet(path: Path, schema: pa.Schema, cfg: ArchiveConfig) -> pq.ParquetWriter:
+    """A Parquet writer with the archive's settings (codec, statistics, INT64 millis)."""
+    codec = None if cfg.compression == "none" else cfg.compression
+    level = cfg.compression_level if codec in ("zstd", "gzip") else None
+    return pq.ParquetWriter(
+        path,
+        schema,
+        compression=codec or "none",
+        compression_level=level,
+        write_statistics=True,
+        # Athena/Trino and DuckDB both read INT64 timestamps with UTC adjustment.
+        coerce_timestamps="ms",
+        allow_truncated_timestamps=False,
+    )
+
+
+def write_file(table: pa.Table, path: Path, cfg: ArchiveConfig) -> None:
+    """One whole Parquet file (a rewrite of a committed one), row groups as configured."""
+    with open_parquet(path, table.schema, cfg) as writer:
+        writer.write_table(table, row_group_size=cfg.row_group_rows)
+
+
 class ParquetSliceWriter:
     """Writes one slice's batches as ``part-SSS-NNNNN.parquet`` files."""
 
@@ -62,18 +84,7 @@ class ParquetSliceWriter:
     def _open(self) -> pq.ParquetWriter:
         name = part_name(self.slice_id, len(self.files))
         self._local = self.scratch / name
-        codec = None if self.cfg.compression == "none" else self.cfg.compression
-        level = self.cfg.compression_level if codec in ("zstd", "gzip") else None
-        self._writer = pq.ParquetWriter(
-            self._local,
-            self.schema,
-            compression=codec or "none",
-            compression_level=level,
-            write_statistics=True,
-            # Athena/Trino and DuckDB both read INT64 timestamps with UTC adjustment.
-            coerce_timestamps="ms",
-            allow_truncated_timestamps=False,
-        )
+        self._writer = open_parquet(self._local, self.schema, self.cfg)
         self._file_rows = 0
         return self._writer
 

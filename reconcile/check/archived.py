@@ -26,7 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from ..archive.layout import MANIFEST, REJECTS, Manifest
-from ..errors import ReconcileError, StorageError
+from ..errors import StorageError
 from ..storage import ObjectInfo, ObjectStore
 from ..timewin import Window, windows
 
@@ -245,45 +245,3 @@ class ArchiveReader:
             raise StorageError(f"read footer of {obj.key} on {self.store.uri}: {exc}") from exc
         with self._lock:
             record.files.append(PartFile(rel, obj.size, rows, error))
-
-    def schema(self, sample: int = 24) -> tuple[pa.Schema, list[str], str | None]:
-        """The unified Arrow schema of the newest ``sample`` committed windows' data files.
-
-        Returns the schema, the keys it was read from, and the earliest ``dt`` present.
-        """
-        fs, base = self._arrow()
-        try:
-            top = fs.get_file_info(pafs.FileSelector(base, recursive=False))
-        except (OSError, pa.ArrowException) as exc:
-            raise StorageError(f"list {self.store.uri}: {exc}") from exc
-        days = sorted((i.base_name[3:] for i in top if i.base_name.startswith("dt=")), reverse=True)
-        keys: list[ObjectInfo] = []
-        windows_seen = 0
-        for day in days:
-            by_hour: dict[str, list[ObjectInfo]] = defaultdict(list)
-            for obj in self.store.list(f"dt={day}/"):
-                by_hour[obj.key.split("/")[1]].append(obj)
-            for hour in sorted(by_hour, reverse=True):
-                objs = by_hour[hour]
-                if not any(o.key.endswith("/" + MANIFEST) for o in objs):
-                    continue
-                data = [o for o in objs if _is_data(o.key.split("/", 2)[2])]
-                if data:
-                    keys.append(data[0])
-                    windows_seen += 1
-                if windows_seen >= sample:
-                    break
-            if windows_seen >= sample:
-                break
-        if not keys:
-            raise ReconcileError(
-                f"no committed window with data files in {self.store.uri}; "
-                "archive at least one window first (reconcile archive)"
-            )
-        with ThreadPoolExecutor(self.workers, "schema") as pool:
-            schemas = list(pool.map(lambda o: self.footer_schema(o.key, o.size), keys))
-        try:
-            unified = pa.unify_schemas(schemas, promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise ReconcileError(f"committed files disagree on column types: {exc}") from exc
-        return unified, [o.key for o in keys], (days[-1] if days else None)

@@ -24,6 +24,7 @@ COMMANDS = {
     "run": "run",
     "report": "report",
     "sql": "sql",
+    "schema": "schema",
     "demo": "demo",
 }
 

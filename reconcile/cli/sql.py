@@ -7,14 +7,22 @@ from typing import Any
 
 import click
 
-from ..check.archived import ArchiveReader
+from ..archive.rewrite import DdlTable, ddl_table
 from ..errors import ConfigError
 from ..job import JobSpec, load_job
-from ..sqlfiles import archive_ddl, get_file, job_params, list_files, render_text
+from ..sqlfiles import (
+    archive_columns,
+    archive_ddl,
+    get_file,
+    job_params,
+    list_files,
+    render_text,
+)
 from ..storage import open_store
 from ..timewin import parse_time
 from .common import (
     ARCHIVE_SETTINGS,
+    SOURCE_SETTINGS,
     Setting,
     handle_errors,
     job_option,
@@ -32,6 +40,16 @@ SQL_SETTINGS = [
     Setting(
         "--alb-logs", "expected.alb_logs_uri", "ALB access logs location (s3://bucket/prefix)."
     ),
+]
+
+TIMESTAMP = [s for s in SOURCE_SETTINGS if s.key == "source.timestamp_field"]
+ATHENA_SETTINGS = [
+    Setting(
+        "--engine", "check.engine", "Engine --apply runs the DDL in.", click.Choice(["athena"])
+    ),
+    Setting("--athena-database", "check.athena_database", "Athena database holding the tables."),
+    Setting("--athena-workgroup", "check.athena_workgroup", "Athena workgroup."),
+    Setting("--athena-output", "check.athena_output_location", "s3:// prefix for Athena results."),
 ]
 
 param_option = click.option(
@@ -116,13 +134,11 @@ def render_cmd(
 
 @command.command("ddl")
 @job_option
-@settings_options(SQL_SETTINGS)
+@settings_options(SQL_SETTINGS + TIMESTAMP + ATHENA_SETTINGS)
 @click.option(
-    "--sample",
-    default=24,
-    show_default=True,
-    type=click.IntRange(1, 10_000),
-    help="Newest committed windows whose Parquet schema is read and merged.",
+    "--apply",
+    is_flag=True,
+    help="Create or update the tables in the Glue catalog through the engine (--engine athena).",
 )
 @param_option
 @click.pass_context
@@ -130,31 +146,73 @@ def render_cmd(
 def ddl_cmd(
     ctx: click.Context,
     job_file: str | None,
-    sample: int,
+    apply: bool,
     raw_params: tuple[str, ...],
     **params: Any,
 ) -> None:
-    """Print the DDL of every table: archive_logs from the real Parquet schema, and the rest.
+    """Print the DDL of every table: archive_logs from the archive's table schema, and the rest.
 
-    The archive's columns come from the footers of the newest committed files (merged over
-    --sample windows). Tables whose placeholders the job does not fill are skipped with a
-    note on stderr naming what to pass (--param NAME=VALUE).
+    The archive's columns are those of its table schema (<archive>/_schema/table.json), so
+    one DDL reads every committed file; an archive written before it had one gets the
+    schema derived from every committed file (see reconcile schema, which stores it and
+    rewrites windows that differ). Tables whose placeholders the job does not fill are
+    skipped with a note on stderr naming what to pass (--param NAME=VALUE).
+
+    With --apply --engine athena the database and tables are created in the Glue catalog
+    through Athena; an archive_logs table that lacks new columns gets ALTER TABLE ADD
+    COLUMNS, one that differs otherwise is dropped and created again (external: the data
+    stays). The DDL is printed either way; what was done goes to stderr.
     """
     spec = _spec(ctx, job_file, params)
     if not spec.archive.uri:
         raise ConfigError("archive.uri is not set (job file [archive] uri, --archive)")
+    if apply and spec.check.engine != "athena":
+        raise click.UsageError("--apply creates Athena tables: add --engine athena")
     values = {**job_params(spec), **_params(raw_params)}
-    reader = ArchiveReader(open_store(spec.archive.uri), spec.check.read_workers)
-    schema, keys, first_day = reader.schema(sample)
-    if first_day and "projection_start" not in dict(p.partition("=")[::2] for p in raw_params):
-        values["projection_start"] = first_day
-    log.info("archive schema read from %d file(s), e.g. %s", len(keys), keys[0])
-    out = [archive_ddl(schema, values).rstrip() + ";"]
+    found = ddl_table(
+        open_store(spec.archive.uri), spec.source.timestamp_field, spec.check.read_workers
+    )
+    if found.first_day and "projection_start" not in dict(
+        p.partition("=")[::2] for p in raw_params
+    ):
+        values["projection_start"] = found.first_day
+    _note_schema(found)
+    schema = found.table.arrow
+    tables = [("archive_logs", archive_ddl(schema, values).rstrip(), archive_columns(schema))]
     for f in list_files():
         if f.kind != "ddl" or f.name == "ddl/archive_logs":
             continue
         try:
-            out.append(render_text(f.text, values, where=f"sql/{f.name}.sql").rstrip() + ";")
+            sql = render_text(f.text, values, where=f"sql/{f.name}.sql").rstrip()
         except ConfigError as exc:
             click.echo(f"skipped {f.name}: {exc}", err=True)
-    click.echo("\n\n".join(out))
+            continue
+        tables.append((f.name.removeprefix("ddl/"), sql, None))
+    click.echo("\n\n".join(sql + ";" for _, sql, _ in tables))
+    if apply:
+        from ..check.run import open_engine
+        from ..engines.athena import AthenaEngine, apply_tables
+
+        engine = open_engine(spec, None, None)  # type: ignore[arg-type]
+        assert isinstance(engine, AthenaEngine)
+        for name, action, ids in apply_tables(engine, tables):
+            click.echo(f"{engine.database}.{name}: {action} {' '.join(ids)}".rstrip(), err=True)
+
+
+def _note_schema(found: DdlTable) -> None:
+    if found.stored:
+        log.info("archive_logs from table schema v%d", found.table.version)
+        return
+    log.warning(
+        "the archive has no table schema yet: archive_logs derived from %d committed file(s); "
+        "run reconcile schema to store it",
+        found.files_read,
+    )
+    if found.to_rewrite:
+        labels = sorted(w.label for w in found.to_rewrite)
+        log.warning(
+            "%d window(s) hold files in other column types (%s ...): Athena cannot read them "
+            "under this DDL until reconcile schema --rewrite",
+            len(labels),
+            ", ".join(labels[:3]),
+        )

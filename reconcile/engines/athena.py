@@ -224,3 +224,93 @@ class AthenaEngine(Engine):
         qid = self.start(sql)
         execution = self.wait(qid)
         return self.results(qid, str(execution.get("StatementType") or "DML"))
+
+
+# -- creating and updating tables ---------------------------------------------------------
+
+
+def _norm_type(text: str) -> str:
+    return text.replace("`", "").replace(" ", "").lower()
+
+
+def plan_table(
+    name: str,
+    create_sql: str,
+    wanted: list[tuple[str, str]] | None,
+    current: list[tuple[str, str]] | None,
+) -> tuple[str, list[str]]:
+    """What to run so table ``name`` reads ``wanted`` columns, given the catalog's ``current``
+    ones (None: no such table). Returns the action and its statements.
+
+    ``wanted`` None means a table whose definition is fixed (only created when absent).
+    Columns are compared by lower-cased name (as Glue stores them) and normalised type:
+    only new columns -> ``ALTER TABLE ADD COLUMNS``; any other difference (a struct that
+    gained a field) -> ``DROP TABLE`` and create again, which for an external table drops
+    only the definition, never the data (partition projection needs no partitions)."""
+    from ..sqlfiles import quote_name
+
+    if current is None:
+        return "created", [create_sql]
+    if wanted is None:
+        return "exists", []
+    have = {n.lower(): _norm_type(t) for n, t in current}
+    want = {n.lower(): _norm_type(t) for n, t in wanted}
+    if have == want:
+        return "unchanged", []
+    if all(want.get(n) == t for n, t in have.items()):
+        added = [(n, t) for n, t in wanted if n.lower() not in have]
+        cols = ", ".join(f"{quote_name(n, always=True)} {t}" for n, t in added)
+        return "updated", [f"ALTER TABLE {quote_name(name)} ADD COLUMNS ({cols})"]
+    return "replaced", [f"DROP TABLE IF EXISTS {quote_name(name)}", create_sql]
+
+
+def glue_columns(client: Any, database: str, table: str) -> list[tuple[str, str]] | None:
+    """The columns (without partition keys) of a Glue table, or None when it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        resp = client.get_table(DatabaseName=database, Name=table)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+            return None
+        raise EngineError(f"glue get_table {database}.{table}: {exc}") from exc
+    cols = resp["Table"].get("StorageDescriptor", {}).get("Columns", [])
+    return [(str(c["Name"]), str(c["Type"])) for c in cols]
+
+
+def apply_tables(
+    engine: AthenaEngine,
+    tables: list[tuple[str, str, list[tuple[str, str]] | None]],
+    glue: Any = None,
+) -> list[tuple[str, str, list[str]]]:
+    """Create or update ``(name, CREATE statement, wanted columns or None)`` in the
+    engine's database through Athena; returns ``(name, action, query ids)`` per table."""
+    if glue is None:
+        import boto3
+
+        glue = boto3.session.Session().client("glue")
+    from ..sqlfiles import quote_name
+
+    target = engine.database
+    engine.database = "default"  # the context of CREATE DATABASE must already exist
+    try:
+        engine.query(f"CREATE DATABASE IF NOT EXISTS {quote_name(target)}")
+    finally:
+        engine.database = target
+    done = []
+    for name, create_sql, wanted in tables:
+        current = glue_columns(glue, engine.database, name)
+        action, statements = plan_table(name, create_sql, wanted, current)
+        ids = []
+        for sql in statements:
+            engine.query(sql)
+            ids.append(engine.query_ids[-1])
+        log.info(
+            "athena: table %s.%s %s",
+            engine.database,
+            name,
+            action,
+            extra={"event": "athena_ddl", "table": name, "action": action, "query_ids": ids},
+        )
+        done.append((name, action, ids))
+    return done

@@ -1,5 +1,6 @@
 -- The archive: one row per archived log document, Parquet in Hive partitions dt=YYYY-MM-DD/hour=HH.
--- `reconcile sql ddl` fills the columns from the Parquet schema of committed files.
+-- `reconcile sql ddl` fills the columns from the archive's table schema (_schema/table.json),
+-- the same for every window: one table reads the whole archive (docs/schema.md).
 -- Partition projection: no crawler and no MSCK REPAIR; a new hour is queryable once written.
 -- Files and folders starting with _ (manifests, _rejects/, _staging/) are ignored by Athena.
 CREATE EXTERNAL TABLE IF NOT EXISTS archive_logs (

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from reconcile.archive.rewrite import ddl_table
 from reconcile.check.archived import ArchiveReader
 from reconcile.check.config import CheckConfig
 from reconcile.check.judge import Baseline, judge
@@ -106,9 +107,9 @@ def test_archive_ddl_from_a_real_parquet_schema(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "a"))
     for w in hours("2026-11-19T22", 3):
         write_window(store, w, [5])
-    schema, keys, first = ArchiveReader(store).schema(sample=2)
-    assert len(keys) == 2 and first == "2026-11-19"
-    ddl = archive_ddl(schema, {**COMMON, "projection_start": first})
+    found = ddl_table(store, "@timestamp")
+    assert found.files_read == 3 and found.first_day == "2026-11-19" and not found.stored
+    ddl = archive_ddl(found.table.arrow, {**COMMON, "projection_start": found.first_day})
     assert "`@timestamp` timestamp" in ddl and "`tags` array<string>" in ddl
     assert "'projection.dt.range' = '2026-11-19,NOW'" in ddl
     parse(get_file("ddl/archive_logs"), ddl)
