@@ -3,8 +3,15 @@ writer and alert sink consumes.
 
 Statuses are one vocabulary everywhere (tables, JSON, results, alerts):
 
-- log flow: ``ok``, ``gap``, ``surplus``, ``missing``, ``no_traffic``, ``pending``
+- log flow: ``ok``, ``gap``, ``surplus``, ``missing``, ``no_traffic``, ``pending``, ``stale``
 - egress: ``ok``, ``spike``
+
+A log-flow finding carries three figures, one per hop of the pipeline: ``expected``
+(requests at the load balancer), ``indexed`` (documents Elasticsearch holds for the window
+now; ``None`` once its indexes are deleted) and ``archived`` (rows in object storage), and
+``hop`` names where a difference arose: :data:`HOP_INGEST` (before Elasticsearch: shippers,
+rejected bulk writes, mapping conflicts) or :data:`HOP_ARCHIVE` (between Elasticsearch and
+the archive).
 """
 
 from __future__ import annotations
@@ -16,8 +23,22 @@ from typing import Any
 LOGFLOW = "logflow"
 EGRESS = "egress"
 
-LOGFLOW_STATUSES = ("ok", "gap", "surplus", "missing", "no_traffic", "pending")
+LOGFLOW_STATUSES = ("ok", "gap", "surplus", "missing", "no_traffic", "pending", "stale")
 EGRESS_STATUSES = ("ok", "spike")
+
+#: The hops of the pipeline a difference can arise at.
+HOP_INGEST = "ingest"
+"""Load balancer -> Elasticsearch: shippers, rejected bulk writes, mapping conflicts."""
+HOP_ARCHIVE = "archive"
+"""Elasticsearch -> archive: an archive run that never ran, failed, or committed too early."""
+HOP_BOTH = "ingest+archive"
+HOPS = (HOP_INGEST, HOP_ARCHIVE, HOP_BOTH)
+
+HOP_WORDS = {
+    HOP_INGEST: "before Elasticsearch (shippers, rejected bulk writes, mapping conflicts)",
+    HOP_ARCHIVE: "between Elasticsearch and the archive",
+    HOP_BOTH: "both before Elasticsearch and between Elasticsearch and the archive",
+}
 
 #: Statuses that are not a problem: nothing to alert on, exit code 0.
 QUIET = frozenset({"ok", "pending"})
@@ -30,7 +51,9 @@ MIXED_COLUMNS = [
     "resource",
     "status",
     "expected",
+    "indexed",
     "archived",
+    "hop",
     "ratio",
     "bytes",
     "baseline",
@@ -56,6 +79,10 @@ class Finding:
     status: str
     expected: int | None = None
     archived: int | None = None
+    indexed: int | None = None
+    """Documents Elasticsearch holds for the window now; ``None`` when unknown or deleted."""
+    hop: str | None = None
+    """Where a difference arose (:data:`HOPS`); ``None`` when there is none."""
     ratio: float | None = None
     bytes: int | None = None
     baseline: float | None = None
@@ -78,7 +105,9 @@ class Finding:
             "window_start": iso(self.window_start),
             "status": self.status,
             "expected": self.expected,
+            "indexed": self.indexed,
             "archived": self.archived,
+            "hop": self.hop,
             "ratio": self.ratio,
             "bytes": self.bytes,
             "baseline": self.baseline,

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .alerts.config import AlertsConfig
 from .archive.config import ArchiveConfig
 from .check.config import CheckConfig
+from .durations import format_duration
 from .egress.config import EgressConfig
 from .errors import ConfigError
 from .expected.config import ExpectedConfig
@@ -69,6 +70,17 @@ class JobSpec(BaseModel):
     """Where alerts go and how often they repeat."""
     run: RunConfig = RunConfig()
     """What a scheduled run covers."""
+
+    @model_validator(mode="after")
+    def _grace_covers_settle(self) -> JobSpec:
+        # A window judged before it may be archived would read "missing" every hour.
+        if self.check.grace < self.archive.settle:
+            raise ValueError(
+                f"check.grace ({format_duration(self.check.grace)}) is shorter than "
+                f"archive.settle ({format_duration(self.archive.settle)}): every hour would be "
+                "judged before it is archived; make check.grace at least archive.settle"
+            )
+        return self
 
 
 def _sections() -> dict[str, type[BaseModel]]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..durations import Duration
 
 
 class ArchiveConfig(BaseModel):
@@ -35,6 +38,8 @@ class ArchiveConfig(BaseModel):
     multipart_chunk_mb: int = Field(16, ge=5)
     """S3 multipart part size; larger files are uploaded in parts."""
     allow_open_windows: bool = False
-    """Archive windows that have not closed yet (their counts will still move)."""
+    """Archive windows that have not closed yet, or not settled (their counts will still move)."""
+    settle: Duration = timedelta(minutes=20)
+    """How long after a window closes it is first archived, so logs still in flight (Filebeat and Logstash retry backoffs of up to about a minute each, Logstash queues, refresh) arrive first; later arrivals are re-archived."""
     tmp_dir: str | None = None
     """Local scratch directory for Parquet files before upload; default: the system temp dir."""

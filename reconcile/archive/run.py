@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..durations import format_duration
 from ..errors import ConfigError, ReconcileError, SourceError, VerificationError
 from ..job import JobSpec, mask_url
 from ..source.elastic import ElasticSource, PitExpired, PointInTime, Slice
@@ -62,7 +63,7 @@ class WindowResult:
     """What happened to one window."""
 
     window: Window
-    status: str  # archived | skipped | open | failed
+    status: str  # archived | skipped | open | settling | failed
     rows: int = 0
     quarantined: int = 0
     source_count: int = 0
@@ -70,6 +71,10 @@ class WindowResult:
     bytes: int = 0
     seconds: float = 0.0
     conflicts: int = 0
+    revision: int = 0
+    """The revision committed (2+ when late documents were added to an earlier commit)."""
+    late: int = 0
+    """Documents this revision added to the one it replaced."""
     message: str = ""
 
     @property
@@ -101,6 +106,15 @@ class ArchiveSummary:
     @property
     def rows(self) -> int:
         return sum(r.rows for r in self.results)
+
+    @property
+    def late(self) -> int:
+        """Late documents added to earlier commits by re-archiving."""
+        return sum(r.late for r in self.results)
+
+    @property
+    def rearchived(self) -> int:
+        return sum(1 for r in self.results if r.status == "archived" and r.revision > 1)
 
 
 @dataclass(slots=True)
@@ -168,30 +182,102 @@ class Archiver:
         """Archive every window in ``[start, end)``; failures are collected, not raised."""
         summary = ArchiveSummary()
         now = now or utcnow()
+        live = self.live_counts(start, end)
         for window in windows(start, end):
             if stop is not None and stop.is_set():
                 break
-            summary.results.append(self.archive_window(window, force=force, now=now))
+            summary.results.append(
+                self.archive_window(window, force=force, now=now, indexed=live.get(window))
+            )
         return summary
 
+    def live_counts(self, start: datetime, end: datetime) -> dict[Window, int]:
+        """What Elasticsearch holds per window now (one aggregation); empty if it cannot say."""
+        try:
+            hourly = self.source.hourly_counts(start, end)
+        except ReconcileError as exc:
+            log.warning("could not count the range in one request (%s): counting per window", exc)
+            return {}
+        return {w: hourly.get(w) for w in windows(start, end)}
+
     def archive_window(
-        self, window: Window, force: bool = False, now: datetime | None = None
+        self,
+        window: Window,
+        force: bool = False,
+        now: datetime | None = None,
+        indexed: int | None = None,
     ) -> WindowResult:
-        """Archive one window; returns a result whose status says what happened."""
+        """Archive one window; returns a result whose status says what happened.
+
+        A committed window is archived again, as a new revision, when Elasticsearch now holds
+        more documents for it (``indexed``, counted here when not given): late arrivals.
+        """
         now = now or utcnow()
-        if not window.is_closed(now) and not self.spec.archive.allow_open_windows:
-            msg = "window has not closed yet (allow_open_windows / --allow-open to archive anyway)"
-            return self._done(WindowResult(window, "open", message=msg))
+        waiting = self.not_ready(window, now)
+        if waiting is not None:
+            return self._done(waiting)
         started = time.monotonic()
         try:
             recover(self.store, window)
-            if not force and self.committed(window) is not None:
-                return self._done(WindowResult(window, "skipped", message="already committed"))
-            result = self._archive_with_restarts(window)
+            previous = self.committed(window)
+            reason = "forced (--force)" if force else None
+            if previous is not None and not force:
+                reason, why_not = self._late_reason(window, previous, indexed)
+                if reason is None:
+                    return self._done(
+                        WindowResult(window, "skipped", revision=previous.revision, message=why_not)
+                    )
+            result = self._archive_with_restarts(window, previous, reason or "")
         except ReconcileError as exc:
             result = WindowResult(window, "failed", message=str(exc))
         result.seconds = round(time.monotonic() - started, 3)
         return self._done(result)
+
+    def not_ready(self, window: Window, now: datetime) -> WindowResult | None:
+        """An ``open`` or ``settling`` result when the window may not be archived yet."""
+        cfg = self.spec.archive
+        if cfg.allow_open_windows:
+            return None
+        if not window.is_closed(now):
+            msg = "window has not closed yet (allow_open_windows / --allow-open to archive anyway)"
+            return WindowResult(window, "open", message=msg)
+        settles = window.end + cfg.settle
+        if now < settles:
+            msg = (
+                f"window closed {format_duration(now - window.end)} ago; archived once it "
+                f"settles at {settles:%Y-%m-%dT%H:%M:%SZ} (archive.settle = "
+                f"{format_duration(cfg.settle)}; --allow-open to archive anyway)"
+            )
+            return WindowResult(window, "settling", message=msg)
+        return None
+
+    def late_documents(self, previous: Manifest, live: int) -> int:
+        """Documents Elasticsearch holds beyond a commit, when re-archiving would add them.
+
+        0 when it holds as many or fewer (deletions never shrink the archive by themselves),
+        or when an index the commit read from is gone (re-reading would lose its documents).
+        """
+        if live <= previous.held:
+            return 0
+        existing = set(self.mappings())
+        if any(i not in existing for i in previous.indices):
+            return 0
+        return live - previous.held
+
+    def _late_reason(
+        self, window: Window, previous: Manifest, indexed: int | None
+    ) -> tuple[str | None, str]:
+        live = self.source.count(window) if indexed is None else indexed
+        late = self.late_documents(previous, live)
+        if late:
+            return f"{late} late documents", ""
+        if live < previous.held:
+            return None, (
+                f"already committed (revision {previous.revision}); Elasticsearch now holds "
+                f"{live} documents, fewer than the {previous.held} archived: kept (--force to "
+                "replace)"
+            )
+        return None, f"already committed (revision {previous.revision})"
 
     def committed(self, window: Window) -> Manifest | None:
         """The window's committed manifest, if any."""
@@ -218,10 +304,20 @@ class Archiver:
             self._mappings = self.source.mappings()
         return self._mappings
 
-    def _archive_with_restarts(self, window: Window) -> WindowResult:
+    def _archive_with_restarts(
+        self, window: Window, previous: Manifest | None, reason: str
+    ) -> WindowResult:
+        if previous is not None:
+            log.info(
+                "window %s: re-archiving revision %d (%s)",
+                window.label,
+                previous.revision,
+                reason,
+                extra={"event": "rearchive", "window": window.iso(), "reason": reason},
+            )
         for attempt in range(PIT_RESTARTS + 1):
             try:
-                return self._archive_once(window)
+                return self._archive_once(window, previous, reason)
             except PitExpired as exc:
                 if attempt == PIT_RESTARTS:
                     raise SourceError(
@@ -232,7 +328,9 @@ class Archiver:
                 )
         raise AssertionError("unreachable")
 
-    def _archive_once(self, window: Window) -> WindowResult:
+    def _archive_once(
+        self, window: Window, previous: Manifest | None, reason: str
+    ) -> WindowResult:
         mappings = self.mappings()
         touched, approx = (
             self.source.touched_indices(window, sorted(mappings)) if mappings else ([], 0)
@@ -276,6 +374,9 @@ class Archiver:
             manifest = self._manifest(
                 window, schema, sorted(seen), expected, live, untimed, files, rejects, timings
             )
+            if previous is not None:
+                manifest.revision = previous.revision + 1
+                manifest.replaced = [*previous.replaced, previous.successor_record(reason)]
             self.store.put_bytes(stage + MANIFEST, manifest.to_json())  # commit point
         except BaseException:
             self._discard(stage)
@@ -290,6 +391,9 @@ class Archiver:
             files=len(files),
             bytes=sum(f.bytes for f in files),
             conflicts=len(schema.conflicts),
+            revision=manifest.revision,
+            late=max(0, rows + quarantined - previous.held) if previous is not None else 0,
+            message=f"revision {manifest.revision}: {reason}" if previous is not None else "",
         )
 
     def _untimed_in(self, index: str) -> int:

@@ -29,6 +29,8 @@ class CheckConfig(BaseModel):
     """Fewest trailing hours a learned ratio needs; with fewer, expected_ratio applies."""
     grace: Duration = timedelta(minutes=30)
     """Time after a window closes before it is judged (pending until then): "30m", "2h", "PT45M" or seconds."""
+    read_indexed: bool = True
+    """Read what Elasticsearch holds per hour now (the middle of the three figures; one aggregation request per check) to find stale windows and name the hop that lost logs."""
     count_quarantined: bool = True
     """Count documents the archive quarantined to _rejects/ (stored as JSON, not Parquet) as archived."""
     results_uri: str = ""

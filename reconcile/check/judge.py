@@ -7,11 +7,20 @@ the tolerance ``T = max(abs_tolerance, rel_tolerance * L)``:
 =============  ===========================================================================
 ``pending``    the window has not closed, or closed less than ``grace`` ago
 ``missing``    closed past grace and no committed archive (no ``_manifest.json``)
+``stale``      committed, but Elasticsearch now holds a different count ``I`` for the
+               window than the archive (``I != A``): documents arrived (or were deleted)
+               after the commit; the next run re-archives it
 ``ok``         ``|A - L| <= T``
 ``no_traffic`` otherwise, one side is zero and the other is not
 ``gap``        otherwise ``A < L``: logs were lost
 ``surplus``    otherwise ``A > L``: duplicates
 =============  ===========================================================================
+
+Every finding carries the three figures ``expected`` (``E``), ``indexed`` (``I``, what
+Elasticsearch holds now; ``None`` once its indexes are gone) and ``archived`` (``A``), and
+a ``gap`` or ``surplus`` names its hop: ``ingest`` when the archive holds what
+Elasticsearch holds (now, or at the commit, which verified it), ``archive`` when the files
+disagree with their commit record, or the window was never archived.
 
 ``A`` is counted from the Parquet footers of the files really present (plus quarantined
 documents, by default). When those files disagree with the manifest (a file missing, extra,
@@ -27,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..findings import LOGFLOW, Finding, iso
+from ..findings import HOP_ARCHIVE, HOP_BOTH, HOP_INGEST, HOP_WORDS, LOGFLOW, Finding, iso
 from ..timewin import Window
 from .archived import WindowArchive
 from .config import CheckConfig
@@ -72,8 +81,13 @@ def judge_window(
     cfg: CheckConfig,
     now: datetime,
     expected_source: str = "",
+    indexed: int | None = None,
+    indexed_note: str | None = None,
 ) -> Finding:
-    """The finding for one window."""
+    """The finding for one window.
+
+    ``indexed`` is what Elasticsearch holds for the window now (``None``: not known, or its
+    indexes are gone; ``indexed_note`` says which)."""
     archived = archived_rows(cfg, archive)
     expected_logs = expected * baseline.ratio
     allowed = tolerance(cfg, expected_logs)
@@ -92,9 +106,15 @@ def judge_window(
     if archive.manifest is not None:
         detail["manifest_rows"] = archive.manifest.rows
         detail["source_count"] = archive.manifest.source_count
+    if archive.manifest is not None:
+        detail["revision"] = archive.manifest.revision
+        detail["committed_at"] = archive.manifest.committed_at
+    if indexed_note:
+        detail["indexed_note"] = indexed_note
     mismatch = archive.mismatch()
     if mismatch:
         detail["manifest_mismatch"] = mismatch
+    hop: str | None = None
 
     judge_after = window.end + cfg.grace
     if now < judge_after:
@@ -116,14 +136,30 @@ def judge_window(
                 f" ({len(uncommitted['files'])} uncommitted file(s) with "
                 f"{uncommitted['file_rows']:,} rows are present)"
             )
+        hop = HOP_ARCHIVE
+        if indexed is not None and abs(indexed - expected_logs) > allowed:
+            hop = HOP_BOTH
+        message += "; " + _held_message(indexed, indexed_note)
+    elif mismatch:
+        status = count_status(expected, archived, expected_logs, allowed)
+        if status == "ok":
+            more = mismatch["file_rows"] > mismatch.get("manifest_rows", mismatch["file_rows"])
+            status = "surplus" if more else "gap"
+        hop = HOP_ARCHIVE
+        message = _count_message(status, expected, archived, expected_logs, baseline)
+        message = f"{_mismatch_message(mismatch)}; {message}"
+    elif indexed is not None and indexed != archive.rows + archive.quarantined:
+        status = "stale"
+        hop = HOP_ARCHIVE
+        held = archive.rows + archive.quarantined
+        detail["late"] = indexed - held
+        message = _stale_message(archive, indexed, held, expected, expected_logs, allowed)
     else:
         status = count_status(expected, archived, expected_logs, allowed)
         message = _count_message(status, expected, archived, expected_logs, baseline)
-        if mismatch:
-            if status == "ok":
-                more = mismatch["file_rows"] > mismatch.get("manifest_rows", mismatch["file_rows"])
-                status = "surplus" if more else "gap"
-            message = f"{_mismatch_message(mismatch)}; {message}"
+        if status in ("gap", "surplus", "no_traffic"):
+            hop = HOP_INGEST
+            message += " " + _ingest_evidence(archive, indexed, indexed_note)
     return Finding(
         job=job,
         kind=LOGFLOW,
@@ -132,6 +168,8 @@ def judge_window(
         status=status,
         expected=expected,
         archived=archived,
+        indexed=indexed,
+        hop=hop,
         ratio=round(archived / expected, 6) if expected else None,
         baseline=baseline.ratio,
         threshold=round(allowed, 3),
@@ -161,6 +199,60 @@ def _count_message(
     if status == "gap":
         return f"{-diff:,.0f} fewer log rows than expected ({figures}): logs were lost"
     return f"{diff:,.0f} more log rows than expected ({figures}): duplicates"
+
+
+def _held_message(indexed: int | None, note: str | None) -> str:
+    """What Elasticsearch still holds for a window the archive lacks."""
+    if indexed is None:
+        if note:
+            return f"Elasticsearch no longer holds it ({note}): these logs are lost for good"
+        return "what Elasticsearch holds for it is not known"
+    if indexed == 0:
+        return "Elasticsearch holds no documents for it either"
+    return f"Elasticsearch still holds {indexed:,} documents for it"
+
+
+def _ingest_evidence(archive: WindowArchive, indexed: int | None, note: str | None) -> str:
+    """Why a difference lies before Elasticsearch: the archive holds what Elasticsearch holds."""
+    held = archive.rows + archive.quarantined
+    where = HOP_WORDS[HOP_INGEST]
+    if indexed is not None:
+        return f"The difference arose {where}: Elasticsearch holds {indexed:,}, the archive {held:,}."
+    count = archive.manifest.source_count if archive.manifest else -1
+    gone = f" (Elasticsearch no longer holds the window: {note})" if note else ""
+    return (
+        f"The difference arose {where}: the archive matched Elasticsearch's count "
+        f"({count:,}) when it was committed{gone}."
+    )
+
+
+def _stale_message(
+    archive: WindowArchive,
+    indexed: int,
+    held: int,
+    expected: int,
+    expected_logs: float,
+    allowed: float,
+) -> str:
+    m = archive.manifest
+    rev = f"revision {m.revision}, committed {m.committed_at}" if m else "committed"
+    if indexed > held:
+        change = f"{indexed - held:,} arrived after the commit; the next `reconcile run` re-archives it"
+    else:
+        change = (
+            f"{held - indexed:,} were deleted from Elasticsearch after the commit; the archive "
+            "keeps them (re-archive with --force to drop them)"
+        )
+    text = (
+        f"Elasticsearch now holds {indexed:,} documents for this hour, the archive {held:,} "
+        f"({rev}): {change}"
+    )
+    if abs(indexed - expected_logs) > allowed:
+        text += (
+            f"; Elasticsearch itself differs from the load balancer's {expected:,} requests "
+            f"by {indexed - expected_logs:+,.0f} ({HOP_WORDS[HOP_INGEST]})"
+        )
+    return text
 
 
 def _mismatch_message(m: Mapping[str, Any]) -> str:
@@ -193,8 +285,12 @@ def judge(
     cfg: CheckConfig,
     now: datetime,
     expected_source: str = "",
+    indexed: Mapping[Window, int | None] | None = None,
+    indexed_notes: Mapping[Window, str] | None = None,
 ) -> list[Finding]:
     """One finding per window of ``archives`` (every window of the range), in time order."""
+    indexed = indexed or {}
+    notes = indexed_notes or {}
     return [
         judge_window(
             job=job,
@@ -206,6 +302,8 @@ def judge(
             cfg=cfg,
             now=now,
             expected_source=expected_source,
+            indexed=indexed.get(w),
+            indexed_note=notes.get(w),
         )
         for w in sorted(archives)
     ]

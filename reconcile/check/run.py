@@ -23,15 +23,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..engines import Engine
-from ..errors import ConfigError
+from ..errors import ConfigError, ReconcileError
 from ..findings import Finding
 from ..results import write_findings
+from ..source.elastic import ElasticSource
 from ..sqlfiles import render
 from ..storage import ObjectStore, open_store
 from ..timewin import Window, utcnow, windows
 from .archived import ArchiveReader, ArchiveScan
 from .baseline import Samples, baselines, history_range, samples_from
 from .config import default_results_uri
+from .indexed import AT_RISK, IndexedCounts, guard_findings, read_indexed, retention_guard
 from .judge import Baseline, judge
 
 if TYPE_CHECKING:
@@ -60,6 +62,11 @@ class CheckReport:
     """Where learned-ratio samples came from, when the ratio is learned."""
     object_requests: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    indexed_requests: int = 0
+    """Elasticsearch requests the ``indexed`` figures cost (a handful, whatever the range)."""
+    indexed_method: str = ""
+    errors: list[str] = field(default_factory=list)
+    """What the check could not establish (e.g. Elasticsearch unreachable: no ``indexed``)."""
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.findings if f.status == status)
@@ -197,7 +204,11 @@ class Checker:
     """Checks windows of one job; reusable from the CLI, a scheduler or a test."""
 
     def __init__(
-        self, spec: JobSpec, engine: Engine | None = None, store: ObjectStore | None = None
+        self,
+        spec: JobSpec,
+        engine: Engine | None = None,
+        store: ObjectStore | None = None,
+        source: ElasticSource | None = None,
     ) -> None:
         if not spec.archive.uri and store is None:
             raise ConfigError(
@@ -207,6 +218,9 @@ class Checker:
         self.store = store or open_store(spec.archive.uri)
         self.reader = ArchiveReader(self.store, spec.check.read_workers)
         self._engine = engine
+        self.source = source
+        if self.source is None and spec.check.read_indexed:
+            self.source = ElasticSource(spec.source)
 
     def check(
         self,
@@ -234,8 +248,15 @@ class Checker:
             wins[0].label,
             wins[-1].label,
             report.summary,
-            extra={"event": "check", "timings": timings, **report.object_requests},
+            extra={
+                "event": "check",
+                "timings": timings,
+                "es_requests": report.indexed_requests,
+                **report.object_requests,
+            },
         )
+        for error in report.errors:
+            log.error("check %s: %s", self.spec.name, error)
         return report
 
     def _run(
@@ -260,6 +281,10 @@ class Checker:
         }
         with _timed(timings, "ratio_s"):
             ratios, history = self._baselines(engine, wins, expected, scan, now, timings)
+        indexed = IndexedCounts()
+        if self.source is not None:
+            with _timed(timings, "indexed_s"):
+                indexed = read_indexed(self.source, scan.windows)
         with _timed(timings, "judge_s"):
             findings = judge(
                 job=self.spec.name,
@@ -270,7 +295,12 @@ class Checker:
                 cfg=cfg,
                 now=now,
                 expected_source=expected.source,
+                indexed=indexed.counts,
+                indexed_notes=indexed.notes,
             )
+        if self.source is not None and indexed.error is None:
+            with _timed(timings, "retention_s"):
+                findings = self._guard(findings, scan, now)
         report = CheckReport(
             job=self.spec.name,
             resource=expected.resource,
@@ -281,6 +311,9 @@ class Checker:
             engine=engine.name,
             ratio_history=history,
             object_requests=requests,
+            indexed_requests=indexed.requests,
+            indexed_method=indexed.method,
+            errors=[indexed.error] if indexed.error else [],
         )
         if write_results:
             report.results_uri = results_uri(self.spec)
@@ -288,6 +321,20 @@ class Checker:
                 report.results_keys = write_findings(open_store(report.results_uri), findings)
         report.bytes_scanned = engine.bytes_scanned
         return report
+
+    def _guard(self, findings: list[Finding], scan: ArchiveScan, now: datetime) -> list[Finding]:
+        """Deletion deadlines for missing and stale windows (ILM is asked only when needed)."""
+        if not any(f.status in AT_RISK for f in findings):
+            return findings
+        assert self.source is not None
+        try:
+            guard = retention_guard(self.source, self.spec.source.retention)
+        except ReconcileError as exc:
+            log.warning("retention of the source unknown: %s", exc)
+            return findings
+        return guard_findings(
+            findings, guard, scan.windows, now, self.spec.run.retention_warning
+        )
 
     def _baselines(
         self,
@@ -325,9 +372,12 @@ def check(
     engine: Engine | None = None,
     *,
     write_results: bool = True,
+    source: ElasticSource | None = None,
 ) -> CheckReport:
     """Judge every hour window of ``[start, end)``; see :class:`Checker`."""
-    return Checker(spec, engine).check(start, end, now=now, write_results=write_results)
+    return Checker(spec, engine, source=source).check(
+        start, end, now=now, write_results=write_results
+    )
 
 
 def as_rows(report: CheckReport) -> list[dict[str, Any]]:

@@ -126,11 +126,16 @@ def notify_and_echo(
 
 
 def alert_and_exit(
-    spec: JobSpec, findings: list[Finding], dry_run: bool, now: datetime | None = None
+    spec: JobSpec,
+    findings: list[Finding],
+    dry_run: bool,
+    now: datetime | None = None,
+    failed: bool = False,
 ) -> None:
-    """The end of every judging command: notify, then exit 1 (undelivered), 3 (problems) or 0."""
+    """The end of every judging command: notify, then exit 1 (undelivered, or ``failed``),
+    3 (problems) or 0."""
     report = notify_and_echo(spec, findings, dry_run, now=now)
-    if not report.ok:
+    if not report.ok or failed:
         sys.exit(EXIT_FAILED)
     sys.exit(EXIT_FINDINGS if any(f.is_problem for f in findings) else EXIT_OK)
 

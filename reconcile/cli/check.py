@@ -49,6 +49,19 @@ EXPECTED_SETTINGS = [
     Setting("--region", "expected.region", "AWS region of the load balancers."),
 ]
 CHECK_SETTINGS = [
+    Setting(
+        "--es-url",
+        "source.url",
+        "Elasticsearch URL, for the indexed figure (credentials: ES_API_KEY or ES_USERNAME/ES_PASSWORD).",
+    ),
+    Setting("--index", "source.index", "Index pattern holding the logs, e.g. hub-logs-*."),
+    Setting(
+        "--no-indexed",
+        "check.read_indexed",
+        "Do not read what Elasticsearch holds (no indexed figure, no stale windows).",
+        is_flag=True,
+        flag_value=False,
+    ),
     Setting("--engine", "check.engine", "SQL engine.", click.Choice(["duckdb", "athena"])),
     Setting("--grace", "check.grace", "Wait after a window closes before judging it: 30m, 2h."),
     Setting("--abs-tolerance", "check.abs_tolerance", "Rows an hour may be off and be ok.", int),
@@ -76,7 +89,17 @@ CHECK_SETTINGS = [
     Setting("--athena-output", "check.athena_output_location", "s3:// prefix for Athena results."),
 ]
 
-TABLE_COLUMNS = ["window_start", "status", "expected", "archived", "ratio", "baseline", "message"]
+TABLE_COLUMNS = [
+    "window_start",
+    "status",
+    "expected",
+    "indexed",
+    "archived",
+    "hop",
+    "ratio",
+    "baseline",
+    "message",
+]
 CSV_COLUMNS = [
     "job",
     "kind",
@@ -84,7 +107,9 @@ CSV_COLUMNS = [
     "window_start",
     "status",
     "expected",
+    "indexed",
     "archived",
+    "hop",
     "ratio",
     "baseline",
     "threshold",
@@ -113,10 +138,14 @@ def command(
 ) -> None:
     """Reconcile load-balancer requests with archived log rows, one finding per hour.
 
-    Each window [HH:00, HH+1:00) of --from..--to (exclusive) gets a status: ok, gap (fewer
-    logs than requests), surplus (duplicates), missing (closed, no committed archive),
-    no_traffic (one side zero) or pending (not closed, or within --grace). Findings are
-    also merged into the results dataset. Exit 3 when any window is not ok or pending.
+    Each window [HH:00, HH+1:00) of --from..--to (exclusive) gets three figures, expected
+    (load balancer), indexed (what Elasticsearch holds now) and archived, and a status: ok,
+    gap (fewer logs than requests), surplus (duplicates), missing (closed, no committed
+    archive), stale (Elasticsearch now holds a different count than the archive: late
+    logs), no_traffic (one side zero) or pending (not closed, or within --grace); a gap or
+    surplus names the hop it arose at (ingest or archive). Findings are also merged into the
+    results dataset. Exit 3 when any window is not ok or pending; 1 when Elasticsearch or a
+    sink could not be reached.
     """
     flags = overrides(ctx, params)
     if "expected.alb_logs_uri" in flags and "expected.source" not in flags:
@@ -133,7 +162,9 @@ def command(
     rows = [f.as_dict() for f in report.findings]
     columns = CSV_COLUMNS if fmt == "csv" else TABLE_COLUMNS
     click.echo(render(rows, fmt, columns, title=_title(report)), nl=False)  # type: ignore[arg-type]
-    alert_and_exit(spec, report.findings, dry_run, now=report.now)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    alert_and_exit(spec, report.findings, dry_run, now=report.now, failed=bool(report.errors))
 
 
 def _title(report: CheckReport) -> str:

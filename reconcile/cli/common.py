@@ -30,6 +30,8 @@ class Setting:
     type: Any = str
     multiple: bool = False
     is_flag: bool = False
+    flag_value: Any = True
+    """What a flag sets (``False`` for a ``--no-...`` flag)."""
 
 
 SOURCE_SETTINGS = [
@@ -62,7 +64,9 @@ def settings_options(settings: list[Setting]) -> Callable[[Callable[..., Any]], 
             help_text = f"{s.help} [env: {env_name(s.key)}]"
             dest = "set__" + s.key.replace(".", "__")
             if s.is_flag:
-                opt = click.option(s.flag, dest, is_flag=True, default=None, help=help_text)
+                opt = click.option(
+                    s.flag, dest, flag_value=s.flag_value, default=None, help=help_text
+                )
             else:
                 opt = click.option(
                     s.flag, dest, type=s.type, multiple=s.multiple, default=None, help=help_text

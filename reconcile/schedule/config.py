@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..durations import Duration
 
 
 class RunConfig(BaseModel):
@@ -16,6 +20,12 @@ class RunConfig(BaseModel):
     """How far back a run looks for hours still to archive (catch-up after downtime)."""
     max_windows_per_run: int = Field(24, ge=1)
     """Most hours one run archives, oldest first; the next run continues."""
+    recheck_lookback_hours: int = Field(48, ge=0, le=24 * 90)
+    """How far back a run looks for committed hours that Elasticsearch now holds more documents for (late arrivals) and re-archives them."""
+    max_rearchive_per_run: int = Field(12, ge=0)
+    """Most committed hours one run re-archives for late documents, oldest first; the next run continues."""
+    retention_warning: Duration = timedelta(hours=24)
+    """A missing or stale hour whose index Elasticsearch deletes within this time is critical, and says by when to backfill."""
     check_lookback_hours: int = Field(48, ge=1, le=24 * 90)
     """Hours judged by each run, ending at the current hour (re-judging lets alerts resolve)."""
     egress_lookback_hours: int = Field(6, ge=1, le=24 * 14)

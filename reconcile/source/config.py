@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..durations import Duration
+
 
 class SourceConfig(BaseModel):
     """Where the logs are and how to read them."""
@@ -34,5 +36,7 @@ class SourceConfig(BaseModel):
     """Retries of one request on 429, 5xx, timeouts and dropped connections."""
     retry_max_wait_s: float = Field(30.0, gt=0)
     """Ceiling of the exponential backoff between retries."""
+    retention: Duration | None = None
+    """How long Elasticsearch keeps a window's documents after it ends, when no ILM policy says (e.g. "7d"); used to warn before missing hours are lost for good."""
     verify_certs: bool = True
     """Verify TLS certificates (custom CA from ES_CA_CERTS)."""

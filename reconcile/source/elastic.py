@@ -14,7 +14,8 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tenacity import (
@@ -27,7 +28,7 @@ from tenacity import (
 
 from ..errors import ConfigError, SourceError, TransientError
 from ..job import mask_url
-from ..timewin import Window
+from ..timewin import Window, windows
 from .config import SourceConfig
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,36 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+#: Most hours one histogram request covers (Elasticsearch's search.max_buckets is 65,536).
+HISTOGRAM_HOURS = 24 * 366
+
+
+@dataclass(slots=True)
+class HourlyCounts:
+    """What Elasticsearch holds per hour (epoch ms of the hour's start -> documents)."""
+
+    counts: dict[int, int] = field(default_factory=dict)
+    earliest_ms: int | None = None
+    """The oldest timestamp the pattern still holds (before it, everything was deleted)."""
+    requests: int = 0
+    method: str = "date_histogram"
+    """``date_histogram`` (one request per range) or ``count`` (one per hour)."""
+
+    def get(self, window: Window) -> int:
+        return self.counts.get(window.start_ms, 0)
+
+    @property
+    def earliest(self) -> datetime | None:
+        if self.earliest_ms is None:
+            return None
+        return datetime.fromtimestamp(self.earliest_ms / 1000, UTC)
+
+
+def _cannot_aggregate(exc: SourceError) -> bool:
+    text = str(exc).lower()
+    return "aggregation" in text or "unknown" in text or "not supported" in text
 
 
 class PitExpired(SourceError):
@@ -207,6 +238,102 @@ class ElasticSource:
         if sum(int(b["doc_count"]) for b in buckets) == total:
             return sorted(str(b["key"]) for b in buckets), total
         return None, total
+
+    def hourly_counts(self, start: datetime, end: datetime) -> HourlyCounts:
+        """Documents per hour window of ``[start, end)`` now, and the oldest timestamp held.
+
+        One request: an hourly ``date_histogram`` over the range (with the job's filter) and
+        a ``min`` of the timestamp over the whole pattern, so the cost does not grow with the
+        number of hours. Ranges beyond :data:`HISTOGRAM_HOURS` are split. A server that
+        cannot aggregate gets one ``_count`` per hour instead (``method = "count"``).
+        """
+        wins = list(windows(start, end))
+        start_ms, end_ms = wins[0].start_ms, wins[-1].end_ms
+        out = HourlyCounts()
+        step = HISTOGRAM_HOURS * 3_600_000
+        for lo in range(start_ms, end_ms, step):
+            hi = min(lo + step, end_ms)
+            try:
+                self._histogram(lo, hi, out)
+            except SourceError as exc:
+                if not _cannot_aggregate(exc):
+                    raise
+                log.info("the server cannot aggregate (%s): counting hour by hour", exc)
+                self._count_hours(lo, hi, out)
+        return out
+
+    def _histogram(self, lo: int, hi: int, out: HourlyCounts) -> None:
+        ts = self.cfg.timestamp_field
+        in_range = {"range": {ts: {"gte": lo, "lt": hi, "format": "epoch_millis"}}}
+        resp = self.call(
+            "hourly counts",
+            self.es.search,
+            index=self.cfg.index,
+            size=0,
+            track_total_hits=False,
+            query=self.cfg.filter or {"match_all": {}},
+            aggs={
+                "window": {
+                    "filter": in_range,
+                    "aggs": {
+                        "hours": {
+                            "date_histogram": {
+                                "field": ts,
+                                "fixed_interval": "1h",
+                                "min_doc_count": 0,
+                                "extended_bounds": {"min": lo, "max": hi - 1},
+                            }
+                        }
+                    },
+                },
+                "earliest": {"min": {"field": ts}},
+            },
+            allow_no_indices=True,
+            ignore_unavailable=True,
+        )
+        out.requests += 1
+        aggs = resp.get("aggregations")
+        if not aggs or "window" not in aggs:
+            if int(resp.get("_shards", {}).get("total", 0)) == 0:
+                return  # no index of the pattern exists: nothing is held
+            raise SourceError("hourly counts: the answer has no aggregations")
+        for bucket in aggs["window"]["hours"]["buckets"]:
+            key = int(bucket["key"])
+            if lo <= key < hi:
+                out.counts[key] = out.counts.get(key, 0) + int(bucket["doc_count"])
+        earliest = aggs.get("earliest", {}).get("value")
+        if earliest is not None:
+            value = int(earliest)
+            out.earliest_ms = value if out.earliest_ms is None else min(out.earliest_ms, value)
+
+    def _count_hours(self, lo: int, hi: int, out: HourlyCounts) -> None:
+        for ms in range(lo, hi, 3_600_000):
+            window = Window(datetime.fromtimestamp(ms / 1000, UTC))
+            out.counts[ms] = self.count(window)
+            out.requests += 1
+        out.method = "count"
+
+    def ilm(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """``_ilm/explain`` of the pattern and the policies it names; ``None`` without ILM.
+
+        Servers without ILM (OpenSearch, serverless, stand-ins) answer 400/404/405; the
+        caller then falls back to ``source.retention``.
+        """
+        try:
+            explain = self.call(
+                "ILM explain", self.es.ilm.explain_lifecycle, index=self.cfg.index
+            )
+        except SourceError as exc:
+            log.info("no ILM information (%s); using source.retention", exc)
+            return None
+        indices = dict(explain.get("indices", {}))
+        names = sorted({str(i["policy"]) for i in indices.values() if i.get("policy")})
+        policies: dict[str, Any] = {}
+        if names:
+            policies = dict(
+                self.call("ILM policies", self.es.ilm.get_lifecycle, name=",".join(names))
+            )
+        return indices, policies
 
     def untimed(self, index: str) -> int:
         """Documents of ``index`` without the timestamp field: they belong to no window."""

@@ -37,3 +37,10 @@ def store(archive_uri: str) -> ObjectStore:
 def lb(aws_endpoint: str) -> str:
     """A load balancer id no other test uses (moto's CloudWatch is shared by the session)."""
     return f"app/t{uuid.uuid4().hex[:6]}/{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture(autouse=True)
+def no_indexed_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These archives are written without Elasticsearch: the check does not ask it (the
+    three-hop tests in tests/test_three_hops.py do)."""
+    monkeypatch.setenv("RECONCILE_CHECK_READ_INDEXED", "false")

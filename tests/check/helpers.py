@@ -108,8 +108,16 @@ def hours(start: str, n: int) -> list[Window]:
 
 
 def check_spec(archive: str, **extra: Any) -> JobSpec:
-    """A job spec with dotted-key overrides, e.g. ``**{"check.grace": "30m"}``."""
-    overrides = {"name": ("hub", "test"), "archive.uri": (archive, "test")}
+    """A job spec with dotted-key overrides, e.g. ``**{"check.grace": "30m"}``.
+
+    These archives are built without Elasticsearch, so the ``indexed`` figure is off unless
+    a test turns it on; settle is zero so any grace is valid."""
+    overrides = {
+        "name": ("hub", "test"),
+        "archive.uri": (archive, "test"),
+        "check.read_indexed": (False, "test"),
+        "archive.settle": ("0s", "test"),
+    }
     overrides.update({k: (v, "test") for k, v in extra.items()})
     return load_job(None, overrides, environ={})
 

@@ -74,8 +74,10 @@ def test_exit_zero_when_all_ok_and_csv_output(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     header, line = result.stdout.splitlines()
-    assert header.startswith("job,kind,resource,window_start,status,expected,archived,ratio")
-    assert f",{WINS[0].iso()},ok,100,100,1.0," in line
+    assert header.startswith(
+        "job,kind,resource,window_start,status,expected,indexed,archived,hop,ratio"
+    )
+    assert f",{WINS[0].iso()},ok,100,,100,,1.0," in line  # no indexed figure asked
     assert store.list("_reconcile/") == []  # --no-results wrote nothing
 
 
@@ -106,7 +108,7 @@ def test_results_rerun_replaces_the_same_hours(
 
 def test_grace_period_delays_judgement(archive_uri: str, store: ObjectStore, lb: str) -> None:
     put_request_counts({WINS[0]: 100}, lb)
-    just_closed = (WINS[0].end + timedelta(minutes=10)).isoformat()
+    just_closed = (WINS[0].end + timedelta(minutes=25)).isoformat()
     common = ["--archive", archive_uri, "--load-balancer", lb, "--from", WINS[0].label,
               "--to", WINS[1].label, "--now", just_closed, "--no-results"]  # fmt: skip
     code, rows, _ = run_cli(*common, "--grace", "30m")
@@ -114,8 +116,11 @@ def test_grace_period_delays_judgement(archive_uri: str, store: ObjectStore, lb:
     assert rows[0]["detail"]["judge_after"] == (WINS[0].end + timedelta(minutes=30)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
-    code, rows, _ = run_cli(*common, "--grace", "5m")
+    code, rows, _ = run_cli(*common, "--grace", "20m")
     assert (code, rows[0]["status"]) == (3, "missing")
+    # A grace shorter than the archive's settle would judge hours before they are archived.
+    code, _, err = run_cli(*common, "--grace", "5m")
+    assert code == 1 and "check.grace" in err and "archive.settle" in err
 
 
 def test_configured_ratio(archive_uri: str, store: ObjectStore, lb: str) -> None:
