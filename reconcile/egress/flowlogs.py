@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUERY = "queries/egress_top_talkers"
+#: The same figures from flow logs without the v5 fields: destinations and sources, no services.
+QUERY_V2 = "queries/egress_top_talkers_v2"
 TABLE = "vpc_flow_logs"
 PARTITION_KEYS = ("aws-account-id", "aws-service", "aws-region", "year", "month", "day", "hour")
 
@@ -42,12 +44,45 @@ LATE_HOURS = 1
 
 _ENI = re.compile(r"^eni-[0-9a-f]{8,17}$")
 
+#: The default (version 2) format's fields, as Parquet names them.
+V2_FIELDS = (
+    "version", "account_id", "interface_id", "srcaddr", "dstaddr", "srcport", "dstport",
+    "protocol", "packets", "bytes", "start", "end", "action", "log_status",
+)  # fmt: skip
+#: Fields the full drill-down needs beyond v2: which host's packets went where...
+PAIRING_FIELDS = ("flow_direction", "pkt_srcaddr", "pkt_dstaddr")
+#: ...and which AWS service (S3, DynamoDB) was at the other end.
+SERVICE_FIELDS = ("pkt_src_aws_service", "pkt_dst_aws_service")
+V5_FIELDS = PAIRING_FIELDS + SERVICE_FIELDS
+#: Without these no drill-down is possible at all.
+REQUIRED_FIELDS = ("interface_id", "srcaddr", "dstaddr", "bytes", "packets", "start")
 
-def render_query(values: dict[str, Any]) -> str:
+
+def log_format() -> str:
+    """The custom flow log format with every field the drill-down reads (``--log-format``)."""
+    return " ".join(f"${{{name.replace('_', '-')}}}" for name in flow_log_schema().names)
+
+
+def missing_fields_note(missing: Sequence[str]) -> str:
+    """What the flow logs lack, what that costs, and the custom format that fixes it."""
+    names = ", ".join(m.replace("_", "-") for m in missing)
+    cost = (
+        "sources cannot be paired with their destinations and AWS services (S3, DynamoDB) "
+        "are not named; top destinations and sources come from the version 2 fields alone"
+        if any(m in PAIRING_FIELDS for m in missing)
+        else "AWS services reached through the NAT gateway (S3, DynamoDB) are not named"
+    )
+    return (
+        f"the flow logs lack {names} (version 5 fields), so {cost}. Create a flow log (the "
+        f"format of an existing one cannot change) with --log-format '{log_format()}'"
+    )
+
+
+def render_query(values: dict[str, Any], name: str = QUERY) -> str:
     """The top-talkers query with ``values`` inlined verbatim (:func:`query_values` checks them)."""
     from ..sqlfiles import Raw, get_file
 
-    f = get_file(QUERY)
+    f = get_file(name)
     return f.render({k: Raw(str(v)) for k, v in values.items()})
 
 
@@ -126,6 +161,8 @@ class DrillDown:
     destinations: list[TalkerRow] = field(default_factory=list)
     services: list[TalkerRow] = field(default_factory=list)
     files: int = 0
+    missing_fields: list[str] = field(default_factory=list)
+    """v5 fields the flow log files lack (the drill-down then uses the v2 fields only)."""
 
     def endpoint_avoidance(self) -> list[dict[str, Any]]:
         """AWS services reached through the NAT gateway that a gateway endpoint would serve."""
@@ -151,6 +188,14 @@ class DrillDown:
             "top_destinations": [r.as_dict() for r in self.destinations],
             "aws_services": [r.as_dict() for r in self.services],
             "gateway_endpoint_avoided": self.endpoint_avoidance(),
+            **(
+                {
+                    "missing_fields": [m.replace("_", "-") for m in self.missing_fields],
+                    "format_note": missing_fields_note(self.missing_fields),
+                }
+                if self.missing_fields
+                else {}
+            ),
         }
 
 
@@ -333,6 +378,20 @@ def flow_log_dataset(fs: Any, root: str, files: list[str]) -> ds.Dataset:
     )
 
 
+def present_fields(dataset: ds.Dataset) -> set[str]:
+    """Fields every file of the dataset holds (its Parquet footers; formats differ per flow log)."""
+    import pyarrow as pa
+
+    present: set[str] | None = None
+    try:
+        for fragment in dataset.get_fragments():
+            names = set(fragment.physical_schema.names)
+            present = names if present is None else present & names
+    except (pa.ArrowException, OSError) as exc:
+        raise ReconcileError(f"cannot read flow log footers: {exc}") from exc
+    return present or set()
+
+
 def run_duckdb(dataset: ds.Dataset, sql: str) -> list[tuple[Any, ...]]:
     """Run ``sql`` against the dataset exposed as ``vpc_flow_logs`` (Athena's column names).
 
@@ -382,7 +441,19 @@ def top_talkers(
             [h.isoformat() for h in hours_to_read(start, end)],
         )
         return result
-    rows = run_duckdb(flow_log_dataset(fs, root, files), render_query(values))
+    dataset = flow_log_dataset(fs, root, files)
+    present = present_fields(dataset)
+    lacking = [f for f in REQUIRED_FIELDS if f not in present]
+    if lacking:
+        raise ReconcileError(
+            f"flow logs under {root} lack {', '.join(f.replace('_', '-') for f in lacking)}: "
+            f"no drill-down is possible; create a flow log with --log-format '{log_format()}'"
+        )
+    result.missing_fields = [f for f in V5_FIELDS if f not in present]
+    query = QUERY_V2 if any(f in result.missing_fields for f in PAIRING_FIELDS) else QUERY
+    if result.missing_fields:
+        log.warning("%s: %s", interface_id, missing_fields_note(result.missing_fields))
+    rows = run_duckdb(dataset, render_query(values, query))
     for dimension, talker, service, nbytes, packets, flows, _rank in rows:
         row = TalkerRow(str(talker), int(nbytes or 0), int(packets or 0), int(flows), service)
         if dimension == "total":

@@ -23,7 +23,13 @@ from ..storage import open_store
 from ..timewin import utcnow
 from .config import EgressConfig, MaintenanceWindow
 from .detect import WEEK, Judgement, Params, judge_series
-from .flowlogs import DrillDown, human_bytes, lookup_interfaces, top_talkers
+from .flowlogs import (
+    DrillDown,
+    human_bytes,
+    lookup_interfaces,
+    missing_fields_note,
+    top_talkers,
+)
 from .metrics import PORT_ERRORS, align, cloudwatch_client, fetch_by_age
 
 log = logging.getLogger(__name__)
@@ -202,6 +208,8 @@ def _with_drilldown(f: Finding, dd: DrillDown) -> Finding:
         extra.append(callout)
     if not dd.files:
         extra.append("no flow log files found for this hour")
+    if dd.missing_fields:
+        extra.append(missing_fields_note(dd.missing_fields))
     tail = "; ".join(extra)
     message = f.message + (f". {tail[0].upper()}{tail[1:]}" if tail else "")
     return dataclasses.replace(f, message=message, detail=detail)

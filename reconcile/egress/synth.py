@@ -337,8 +337,12 @@ def write_flow_logs(
     prefix: str = "AWSLogs/",
     flow_log_id: str = "fl-0123456789abcdef0",
     seed: int | str = 0,
+    fields: Sequence[str] | None = None,
 ) -> list[str]:
     """Write one hour of the interface's records as AWS would deliver them; returns the keys.
+
+    ``fields`` is the flow log's format (Parquet names, e.g. ``flowlogs.V2_FIELDS`` for the
+    default format); all v5 fields by default.
 
     Records are grouped into files by 5-minute delivery slot; a record lands in the hour
     partition of its delivery time (about ten minutes after its interval starts), so the
@@ -348,6 +352,9 @@ def write_flow_logs(
     import pyarrow.parquet as pq
 
     schema = flow_log_schema()
+    if fields is not None:
+        schema = pa.schema([schema.field(name) for name in fields])
+    version = 5 if fields is None or "flow_direction" in fields else 2
     by_file: dict[datetime, list[dict[str, Any]]] = {}
     for r in flow_records(nat, hour, talkers, seed):
         delivered = datetime.fromtimestamp(r["start"] + 600, UTC)
@@ -355,6 +362,7 @@ def write_flow_logs(
         by_file.setdefault(slot, []).append(r)
     keys = []
     for i, (slot, rows) in enumerate(sorted(by_file.items())):
+        rows = [{**r, "version": version} for r in rows]
         table = pa.Table.from_pylist(rows, schema=schema)
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="gzip")

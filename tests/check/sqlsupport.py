@@ -48,7 +48,7 @@ def sample_params(f: SqlFile) -> dict[str, Any]:
             "SELECT * FROM (VALUES (TIMESTAMP '2026-11-20 00:00:00', CAST(10 AS bigint))) "
             "AS t(window_start, expected)"
         )
-    if f.name == "queries/egress_top_talkers":
+    if f.name in ("queries/egress_top_talkers", "queries/egress_top_talkers_v2"):
         from reconcile.egress.flowlogs import query_values
 
         values = query_values("eni-0123456789abcdef0", START, END, "out", 10)

@@ -209,3 +209,30 @@ def test_drilldown_names_s3_through_nat_and_stores_results(
     assert stored.num_rows == len(report.findings) == 6
     assert stored.column("status").to_pylist().count("spike") == 1
     assert all(k.startswith("kind=egress/dt=") for k in report.results_keys)
+
+
+def test_drilldown_from_v2_flow_logs_says_what_is_missing(
+    cloudwatch: Any, region: str, hour: datetime, now: datetime, s3_bucket: str
+) -> None:
+    from reconcile.egress.flowlogs import V2_FIELDS, top_talker
+
+    gw, eni, private_ip = nat_gateway(region)
+    t = hour - 2 * HOUR
+    put_metric_series(cloudwatch, gw, series(gw, hour, spikes=(Spike(gw, t, 1, 4.0),)))
+    flow_uri = f"s3://{s3_bucket}/v2-flow-logs"
+    nat = NatInterface(eni, private_ip=private_ip, region=region)
+    write_flow_logs(open_store(flow_uri), nat, t, [
+        Talker("10.0.3.17", "52.216.8.1", int(50 * GIB), aws_service="S3"),
+        Talker("10.0.1.5", "203.0.113.5", int(15 * GIB)),
+    ], fields=V2_FIELDS)  # fmt: skip
+    spec = job(region, nat_gateways=[gw], flow_logs_uri=flow_uri)
+    (spike,) = judge_egress(spec, hour - 6 * HOUR, hour, now=now, write_results=False).problems
+    dd = spike.detail["drilldown"]
+    assert dd["top_destinations"][0]["talker"] == "52.216.8.1" and dd["aws_services"] == []
+    assert "pkt-dstaddr" in dd["missing_fields"]
+    assert "The flow logs lack flow-direction" not in spike.message  # mid-sentence, lower case
+    assert "the flow logs lack flow-direction, pkt-srcaddr" in spike.message
+    assert "--log-format '${version}" in spike.message
+    talker = top_talker(spike.detail)
+    assert talker is not None
+    assert talker.describe() == "10.0.3.17 (50.0 GiB) → 52.216.8.1 (50.0 GiB)"

@@ -10,6 +10,9 @@ import pytest
 import sqlglot
 
 from reconcile.egress.flowlogs import (
+    QUERY_V2,
+    V2_FIELDS,
+    V5_FIELDS,
     flow_log_schema,
     hours_to_read,
     query_values,
@@ -127,3 +130,53 @@ def test_top_talkers_from_moto_s3(s3_bucket: str) -> None:
     assert out.total_bytes == 4096
     assert out.endpoint_avoidance()[0]["service"] == "DynamoDB"
     assert "a DynamoDB gateway VPC endpoint" in out.callout()
+
+
+V2_TALKERS = [
+    Talker("10.0.1.7", "52.216.10.1", int(5 * GIB), aws_service="S3", bytes_in=int(2 * GIB)),
+    Talker("10.0.1.5", "203.0.113.5", int(3 * GIB), bytes_in=int(0.1 * GIB)),
+    Talker("10.0.1.7", "198.51.100.9", int(1 * GIB)),
+]
+
+
+def test_v2_flow_logs_name_what_is_missing_and_still_give_destinations(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    keys = write_flow_logs(store, NatInterface(ENI), H, V2_TALKERS, fields=V2_FIELDS)
+    assert pq.read_schema(tmp_path / keys[0]).names == list(V2_FIELDS)  # the default format
+    out = top_talkers(store, ENI, H, H.replace(day=21, hour=0))
+    assert out.missing_fields == list(V5_FIELDS)
+    assert [(r.talker, r.bytes) for r in out.destinations] == [
+        ("52.216.10.1", int(5 * GIB)), ("203.0.113.5", int(3 * GIB)), ("198.51.100.9", int(GIB)),
+    ]  # fmt: skip
+    assert [(r.talker, r.bytes) for r in out.sources] == [
+        ("10.0.1.7", int(6 * GIB)), ("10.0.1.5", int(3 * GIB)),
+    ]  # fmt: skip
+    assert out.total_bytes == int(9 * GIB) and out.services == [] and out.callout() == ""
+    detail = out.as_detail()
+    assert detail["missing_fields"] == [
+        "flow-direction", "pkt-srcaddr", "pkt-dstaddr", "pkt-src-aws-service", "pkt-dst-aws-service",
+    ]  # fmt: skip
+    note = detail["format_note"]
+    assert "lack flow-direction, pkt-srcaddr" in note and "come from the version 2 fields" in note
+    assert "--log-format '${version} ${account-id}" in note and "${pkt-dst-aws-service}" in note
+    replies = top_talkers(store, ENI, H, H.replace(day=21, hour=0), direction="in")
+    assert replies.destinations[0].talker == "52.216.10.1"
+    assert replies.sources[0].talker == "10.0.1.7" and replies.total_bytes == int(2.1 * GIB)
+
+
+def test_custom_format_without_service_fields_keeps_the_pairing(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    fields = (*V2_FIELDS, "pkt_srcaddr", "pkt_dstaddr", "flow_direction")
+    write_flow_logs(store, NatInterface(ENI), H, V2_TALKERS, fields=fields)
+    out = top_talkers(store, ENI, H, H.replace(day=21, hour=0))
+    assert out.missing_fields == ["pkt_src_aws_service", "pkt_dst_aws_service"]
+    assert out.sources[0].talker == "10.0.1.7" and out.destinations[0].aws_service is None
+    assert "AWS services reached through the NAT gateway (S3, DynamoDB) are not named" in (
+        out.as_detail()["format_note"]
+    )
+
+
+def test_v2_query_is_trino_sql() -> None:
+    values = query_values(ENI, H, H.replace(day=21, hour=0), "out", 10)
+    sql = render_query(values, QUERY_V2)
+    assert "{{" not in sql and sqlglot.parse_one(sql, read="trino") is not None
