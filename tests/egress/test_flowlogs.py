@@ -171,8 +171,9 @@ def test_custom_format_without_service_fields_keeps_the_pairing(tmp_path: Path) 
     out = top_talkers(store, ENI, H, H.replace(day=21, hour=0))
     assert out.missing_fields == ["pkt_src_aws_service", "pkt_dst_aws_service"]
     assert out.sources[0].talker == "10.0.1.7" and out.destinations[0].aws_service is None
-    assert "AWS services reached through the NAT gateway (S3, DynamoDB) are not named" in (
-        out.as_detail()["format_note"]
+    assert (
+        "AWS services reached through the NAT gateway (S3, DynamoDB) are not named"
+        in (out.as_detail()["format_note"])
     )
 
 
