@@ -145,6 +145,7 @@ class TableSchema:
     def conform(self, window: WindowSchema, evo: Evolution) -> WindowSchema:
         """``window`` written in the table's types: every table column, the table's type."""
         lenient = {d.path for d in evo.drift} | _absent(self.columns, window.columns, "")
+        lenient |= {c.field for c in window.conflicts}  # the window's indexes disagree
         return WindowSchema(
             self.timestamp_field,
             dict(self.columns),
