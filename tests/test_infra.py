@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -197,3 +199,100 @@ def test_dockerfile_runs_as_non_root_with_the_cli_entrypoint() -> None:
     assert users and not users[-1].startswith(("root", "0"))
     assert 'ENTRYPOINT ["reconcile"]' in text
     assert "RECONCILE_SQL_DIR" in text and "COPY sql " in text
+
+
+# -- strict schema validation ---------------------------------------------------------------
+
+#: Oldest Kubernetes minor the manifests support (CronJob timeZone is GA since 1.27,
+#: backoffLimitPerIndex beta and on by default since 1.29).
+MIN_K8S = (1, 29)
+KUSTOMIZATIONS = sorted(p.parent for p in INFRA.glob("k8s/*/kustomization.yaml"))
+
+
+def python_render(root: Path) -> list[dict[str, Any]]:
+    """What ``kubectl kustomize`` makes of our kustomizations, for machines without kubectl.
+
+    It covers only the features they use: ``resources`` files, ``namespace``, ``labels``
+    without selectors (metadata only), ``configMapGenerator`` with ``files`` and a disabled
+    name hash, and ``images`` (newName/newTag). Anything else fails loudly. Where kubectl
+    is installed, :func:`test_python_render_matches_kubectl` keeps the two in step.
+    """
+    (k,) = docs(root / "kustomization.yaml")
+    known = {"apiVersion", "kind", "namespace", "labels", "resources", "configMapGenerator",
+             "images"}  # fmt: skip
+    assert set(k) <= known, f"{root}: python_render does not know {set(k) - known}"
+    out = [d for res in k.get("resources", []) for d in docs(root / res)]
+    for gen in k.get("configMapGenerator", []):
+        assert gen.get("options", {}).get("disableNameSuffixHash"), "hash suffixes not rendered"
+        data = {Path(f).name: (root / f).read_text() for f in gen["files"]}
+        out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]},
+                    "data": data})  # fmt: skip
+    images = {i["name"]: f"{i['newName']}:{i['newTag']}" for i in k.get("images", [])}
+    for d in out:
+        meta = d.setdefault("metadata", {})
+        if k.get("namespace"):
+            meta["namespace"] = k["namespace"]
+        for label in k.get("labels", []):
+            assert not label.get("includeSelectors"), "selector labels not rendered"
+            meta.setdefault("labels", {}).update(label["pairs"])
+        for c in _containers(d):
+            c["image"] = images.get(c["image"], c["image"])
+    return out
+
+
+def rendered(root: Path) -> list[dict[str, Any]]:
+    """``kubectl kustomize`` where it is installed, else :func:`python_render`."""
+    if shutil.which("kubectl"):
+        text = subprocess.run(
+            ["kubectl", "kustomize", str(root)], check=True, capture_output=True, text=True
+        ).stdout
+        return [d for d in yaml.safe_load_all(text) if d]
+    return python_render(root)
+
+
+def k8s_versions() -> list[str]:
+    """Every Kubernetes minor from MIN_K8S to the newest kubernetes-validate knows."""
+    from kubernetes_validate.utils import all_versions
+
+    minors = {tuple(int(x) for x in v.split(".")[:2]) for v in all_versions()}
+    return [f"{a}.{b}.0" for a, b in sorted(minors) if (a, b) >= MIN_K8S]
+
+
+@pytest.mark.parametrize("root", KUSTOMIZATIONS, ids=lambda p: p.name)
+def test_rendered_manifests_pass_strict_validation(root: Path) -> None:
+    import kubernetes_validate
+
+    resources = rendered(root)
+    versions = k8s_versions()
+    assert versions[0] == "1.29.0" and len(versions) >= 5
+    failures = []
+    for version in versions:
+        for d in resources:
+            try:
+                kubernetes_validate.validate(d, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                failures.append(f"{version} {d['kind']}/{d['metadata']['name']}: {exc.message}")
+    assert not failures, "\n".join(failures)
+
+
+def test_strict_validation_catches_what_it_must() -> None:
+    import kubernetes_validate
+
+    (cron,) = [d for d in python_render(INFRA / "k8s/base") if d["kind"] == "CronJob"]
+    rules = cron["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+    (cond,) = [r for r in rules if "onPodConditions" in r]
+    del cond["onPodConditions"][0]["status"]  # the defect the review found
+    with pytest.raises(kubernetes_validate.ValidationError, match="status"):
+        kubernetes_validate.validate(cron, "1.29.0", strict=True)
+
+
+def test_cronjob_schedule_is_in_utc() -> None:
+    (cron,) = docs(INFRA / "k8s/base/cronjob.yaml")
+    assert cron["spec"]["timeZone"] == "Etc/UTC"
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl not installed")
+def test_python_render_matches_kubectl() -> None:
+    for root in KUSTOMIZATIONS:
+        key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+        assert sorted(python_render(root), key=key) == sorted(rendered(root), key=key), root
