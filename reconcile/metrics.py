@@ -28,6 +28,10 @@ class RunMetrics:
     windows_failed: int = 0
     documents_archived: int = 0
     documents_quarantined: int = 0
+    windows_rearchived: int = 0
+    """Committed windows archived again because late documents arrived."""
+    documents_late: int = 0
+    """Documents that reached Elasticsearch after their window's commit, added by re-archiving."""
     findings: Counter[str] = field(default_factory=Counter)
     """Findings by ``kind:status``, e.g. ``logflow:gap``."""
     exit_code: int = 0
@@ -74,6 +78,16 @@ def push(url: str, metrics: RunMetrics, timeout: float = 10.0) -> None:
         "reconcile_documents_quarantined",
         "Documents quarantined by the last run.",
         metrics.documents_quarantined,
+    )
+    gauge(
+        "reconcile_windows_rearchived",
+        "Committed windows the last run archived again for late documents.",
+        metrics.windows_rearchived,
+    )
+    gauge(
+        "reconcile_documents_late",
+        "Documents that arrived after their window's commit, added by the last run.",
+        metrics.documents_late,
     )
     findings = Gauge(
         "reconcile_findings",

@@ -39,6 +39,9 @@ SCHEMA = pa.schema(
         pa.field("message", pa.string()),
         pa.field("detail", pa.string()),
         pa.field("judged_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+        # Added with the three-hop check; last, as Athena's ALTER TABLE ADD COLUMNS appends.
+        pa.field("indexed", pa.int64()),
+        pa.field("hop", pa.string()),
     ]
 )
 
@@ -68,6 +71,8 @@ def _rows(findings: list[Finding], judged_at: datetime) -> list[dict[str, object
             if f.detail
             else None,
             "judged_at": judged_at,
+            "indexed": f.indexed,
+            "hop": f.hop,
         }
         for f in findings
     ]
@@ -99,13 +104,21 @@ def write_findings(
                 )
                 if (r, w) not in replaced
             ]
-            new = pa.concat_tables([old.take(pa.array(keep, pa.int64())).cast(FILE_SCHEMA), new])
+            new = pa.concat_tables([conform(old.take(pa.array(keep, pa.int64()))), new])
         new = new.sort_by([("window_start", "ascending"), ("resource", "ascending")])
         buf = io.BytesIO()
         pq.write_table(new, buf, compression="zstd")
         store.put_bytes(key, buf.getvalue())
         written.append(key)
     return written
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """A results file in the current schema; columns added since it was written are null."""
+    for f in FILE_SCHEMA:
+        if f.name not in table.column_names:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
+    return table.select(FILE_SCHEMA.names).cast(FILE_SCHEMA)
 
 
 def read_results_file(store: ObjectStore, key: str) -> pa.Table | None:
@@ -122,7 +135,7 @@ def read_results(store: ObjectStore, kind: str) -> pa.Table:
         if obj.key.endswith(".parquet"):
             t = read_results_file(store, obj.key)
             if t is not None:
-                tables.append(t.cast(FILE_SCHEMA))
+                tables.append(conform(t))
     if not tables:
         return FILE_SCHEMA.empty_table()
     return pa.concat_tables(tables)

@@ -32,6 +32,7 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "gap": "critical",
     "no_traffic": "warning",
     "surplus": "warning",
+    "stale": "warning",
     "spike": "critical",
 }
 
@@ -92,7 +93,7 @@ class AlertsConfig(BaseModel):
     labels: Annotated[dict[str, str], BeforeValidator(_parse_pairs)] = {}
     """Extra labels on every alert, e.g. {team = "sre", env = "prod"} (env: team=sre,env=prod)."""
     severity: Annotated[dict[str, Severity], BeforeValidator(_parse_pairs)] = {}
-    """Severity per finding status, merged over the defaults (gap, missing, spike: critical; surplus, no_traffic: warning)."""
+    """Severity per finding status, merged over the defaults (gap, missing, spike: critical; surplus, no_traffic, stale: warning; a missing or stale hour about to be deleted by Elasticsearch is critical)."""
     repeat_interval: Duration = timedelta(hours=4)
     """A firing incident is sent again to a sink after this long (e.g. "4h", "30m")."""
     send_resolved: bool = True

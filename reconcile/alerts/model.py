@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..findings import EGRESS, LOGFLOW, Finding, iso
+from ..findings import EGRESS, HOP_INGEST, HOP_WORDS, LOGFLOW, Finding, iso
 from ..timewin import HOUR, parse_time
 
 #: Statuses grouped into one incident when consecutive (a gap that becomes "missing" is one loss).
@@ -27,6 +27,7 @@ FAMILY = {
     "missing": "loss",
     "surplus": "surplus",
     "no_traffic": "no_traffic",
+    "stale": "stale",
     "spike": "spike",
 }
 
@@ -34,6 +35,7 @@ ALERTNAME = {
     (LOGFLOW, "loss"): "LogflowLoss",
     (LOGFLOW, "surplus"): "LogflowSurplus",
     (LOGFLOW, "no_traffic"): "LogflowNoTraffic",
+    (LOGFLOW, "stale"): "LogflowStale",
     (EGRESS, "spike"): "EgressSpike",
 }
 TEST_ALERTNAME = "ReconcileTestNotification"
@@ -82,6 +84,8 @@ class Alert:
     threshold: float | None = None
     message: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    indexed: int | None = None
+    hop: str | None = None
 
     @property
     def family(self) -> str | None:
@@ -100,9 +104,12 @@ class Alert:
             resource=f.resource,
             window_start=f.window_start,
             status=f.status,
-            severity=severity.get(f.status, "info"),
+            # The retention guard raises a finding whose documents are about to be deleted.
+            severity=f.detail.get("severity") or severity.get(f.status, "info"),
             expected=f.expected,
             archived=f.archived,
+            indexed=f.indexed,
+            hop=f.hop,
             ratio=f.ratio,
             bytes=f.bytes,
             baseline=f.baseline,
@@ -122,7 +129,9 @@ class Alert:
             "status": self.status,
             "severity": self.severity,
             "expected": self.expected,
+            "indexed": self.indexed,
             "archived": self.archived,
+            "hop": self.hop,
             "ratio": self.ratio,
             "bytes": self.bytes,
             "baseline": self.baseline,
@@ -281,8 +290,11 @@ class Incident:
         else:
             exp = [a.expected for a in hours if a.expected is not None]
             arc = [a.archived for a in hours if a.archived is not None]
+            idx = [a.indexed for a in hours if a.indexed is not None]
             out["expected"] = sum(exp) if exp else None
             out["archived"] = sum(arc) if arc else None
+            out["indexed"] = sum(idx) if idx else None
+            out["hops"] = sorted({a.hop for a in hours if a.hop})
             out["ratio"] = (
                 round(out["archived"] / out["expected"], 6)
                 if out["expected"] and out["archived"] is not None
@@ -497,9 +509,22 @@ def next_step(inc: Incident) -> str:
             else ("Review the spike's flows if it was not expected.")
         )
     if inc.family == "loss":
+        hops = set(inc.totals().get("hops") or [])
+        if hops == {HOP_INGEST}:
+            return (
+                "The archive holds what Elasticsearch holds: find why logs never reached "
+                "Elasticsearch (shipper backpressure, rejected bulk writes, mapping conflicts); "
+                f"reconcile check --job <job file of {inc.job}> {rng} shows the three figures"
+            )
         return (
-            "Find why logs were lost (shipper, Elasticsearch rejections), then re-archive and "
-            f"re-check: reconcile backfill --job <job file of {inc.job}> {rng} --force"
+            "Archive what Elasticsearch still holds, then re-check: reconcile backfill "
+            f"--job <job file of {inc.job}> {rng}"
+        )
+    if inc.family == "stale":
+        return (
+            "Elasticsearch holds documents the archive lacks (late arrivals): the next "
+            "`reconcile run` re-archives them; to do it now: reconcile backfill "
+            f"--job <job file of {inc.job}> {rng}"
         )
     if inc.family == "surplus":
         return (
@@ -570,6 +595,7 @@ def summary(inc: Incident) -> str:
             "loss": "log loss",
             "surplus": "log surplus",
             "no_traffic": "one-sided traffic",
+            "stale": "stale archive",
             "spike": "egress spike",
         }.get(inc.family, inc.family)
         figures = (
@@ -594,7 +620,16 @@ def summary(inc: Incident) -> str:
         return (
             f"[{job}] logs lost on {inc.resource} for {span}: {fmt_int(arc)} of "
             f"{fmt_int(exp)} requests archived ({fmt_ratio(t.get('ratio'))}), "
-            f"{fmt_int(lost)} missing."
+            f"{fmt_int(lost)} missing{_hop_tail(t)}."
+        )
+    if inc.family == "stale":
+        idx, arc = t.get("indexed"), t.get("archived")
+        late = idx - arc if idx is not None and arc is not None else None
+        return (
+            f"[{job}] archive behind Elasticsearch on {inc.resource} for {span}: Elasticsearch "
+            f"now holds {fmt_int(idx)} documents, the archive {fmt_int(arc)} "
+            f"({fmt_int(late)} arrived after the commit); not a loss yet, re-archived by the "
+            "next run."
         )
     if inc.family == "surplus":
         exp, arc = t.get("expected"), t.get("archived")
@@ -631,10 +666,22 @@ def _hour_line(a: Alert) -> str:
             f"{when} {a.status}: {fmt_bytes(a.bytes)} vs baseline {fmt_bytes(a.baseline)} "
             f"(threshold {fmt_bytes(a.threshold)}){tail}"
         )
+    held = f", {fmt_int(a.indexed)} in Elasticsearch" if a.indexed is not None else ""
+    hop = f", arose {HOP_WORDS[a.hop]}" if a.hop else ""
     return (
         f"{when} {a.status}: {fmt_int(a.archived)} archived / {fmt_int(a.expected)} expected "
-        f"({fmt_ratio(a.ratio)})"
+        f"({fmt_ratio(a.ratio)}){held}{hop}"
     )
+
+
+def _hop_tail(t: Mapping[str, Any]) -> str:
+    """Where the loss arose, when every hour of the incident agrees."""
+    hops = t.get("hops") or []
+    if len(hops) != 1:
+        return ""
+    idx = t.get("indexed")
+    held = f"; Elasticsearch holds {fmt_int(idx)}" if idx is not None else ""
+    return f"{held}; lost {HOP_WORDS[hops[0]]}"
 
 
 def description(inc: Incident) -> str:

@@ -14,6 +14,7 @@ from .common import (
     EXIT_FAILED,
     EXIT_OK,
     SOURCE_SETTINGS,
+    WRITE_SETTINGS,
     Setting,
     format_option,
     handle_errors,
@@ -26,12 +27,7 @@ from .common import (
 from .progress import progress_for
 
 EXTRA = [
-    Setting(
-        "--allow-open",
-        "archive.allow_open_windows",
-        "Archive windows that have not closed yet.",
-        is_flag=True,
-    ),
+    *WRITE_SETTINGS,
     Setting(
         "--max-doc-bytes", "archive.max_doc_bytes", "Quarantine documents larger than this.", int
     ),
@@ -43,6 +39,8 @@ COLUMNS = [
     "rows",
     "quarantined",
     "source_count",
+    "revision",
+    "late",
     "files",
     "bytes",
     "seconds",
@@ -56,7 +54,11 @@ COLUMNS = [
 @job_option
 @settings_options(SOURCE_SETTINGS + ARCHIVE_SETTINGS + EXTRA)
 @with_time_range
-@click.option("--force", is_flag=True, help="Re-archive windows that are already committed.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Re-archive committed windows even when Elasticsearch holds no more documents for them.",
+)
 @format_option
 @click.pass_context
 @handle_errors
@@ -73,7 +75,9 @@ def command(
 
     Each window [HH:00, HH+1:00) of --from..--to (exclusive) is read through a point in
     time, written under <archive>/dt=YYYY-MM-DD/hour=HH/ and committed by _manifest.json.
-    Committed windows are skipped unless --force. Exit 1 if any window failed.
+    A window is archived once it has settled (--settle after its end). A committed window
+    is archived again, as a new revision, when Elasticsearch now holds more documents for
+    it (late arrivals); otherwise it is skipped unless --force. Exit 1 if any window failed.
     """
     spec = resolve_job(ctx, job_file, params)
     t0, t1 = parse_range(start, end)
@@ -87,7 +91,13 @@ def command(
 
 
 def _title(summary: ArchiveSummary) -> str:
+    late = (
+        f" ({summary.rearchived} re-archived with {summary.late:,} late documents)"
+        if summary.rearchived
+        else ""
+    )
     return (
-        f"{summary.count('archived')} archived, {summary.count('skipped')} skipped, "
-        f"{summary.count('failed')} failed, {summary.count('open')} open; {summary.rows:,} rows"
+        f"{summary.count('archived')} archived{late}, {summary.count('skipped')} skipped, "
+        f"{summary.count('failed')} failed, {summary.count('open')} open, "
+        f"{summary.count('settling')} settling; {summary.rows:,} rows"
     )

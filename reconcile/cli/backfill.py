@@ -15,6 +15,7 @@ from .common import (
     EXIT_FAILED,
     EXIT_OK,
     SOURCE_SETTINGS,
+    WRITE_SETTINGS,
     format_option,
     handle_errors,
     job_option,
@@ -28,12 +29,16 @@ from .progress import progress_for
 
 @click.command("backfill")
 @job_option
-@settings_options(SOURCE_SETTINGS + ARCHIVE_SETTINGS)
+@settings_options(SOURCE_SETTINGS + ARCHIVE_SETTINGS + WRITE_SETTINGS)
 @with_time_range
 @click.option(
     "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
 )
-@click.option("--force", is_flag=True, help="Re-archive windows that are already committed.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Re-archive committed windows even when Elasticsearch holds no more documents for them.",
+)
 @click.option(
     "--shard-index",
     type=int,

@@ -54,6 +54,20 @@ ARCHIVE_SETTINGS = [
         "--archive", "archive.uri", "Archive location: s3://bucket/prefix, file:///path or a path."
     ),
 ]
+#: Settings of the commands that write the archive (archive, backfill).
+WRITE_SETTINGS = [
+    Setting(
+        "--settle",
+        "archive.settle",
+        "Archive a window only this long after it closed (late logs arrive first): 20m, 1h.",
+    ),
+    Setting(
+        "--allow-open",
+        "archive.allow_open_windows",
+        "Archive windows that have not closed or settled yet.",
+        is_flag=True,
+    ),
+]
 
 
 def settings_options(settings: list[Setting]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -1,8 +1,9 @@
 """``reconcile run``: one scheduled pass over a job.
 
-Under a lease (so two runs never overlap), it archives the closed hours not yet
+Under a lease (so two runs never overlap), it archives the settled hours not yet
 committed inside a lookback (oldest first, bounded per run, so it catches up after
-downtime), judges a trailing range of hours against the load balancer, judges NAT egress,
+downtime), re-archives committed hours that Elasticsearch now holds more documents for
+(late arrivals, oldest first, bounded), judges a trailing range of hours against the load balancer, judges NAT egress,
 sends and resolves alerts, and pushes its own metrics. Each stage runs even when an
 earlier one failed, so a broken archive still produces ``missing`` findings and alerts.
 """
@@ -61,17 +62,47 @@ def expected_configured(spec: JobSpec) -> bool:
     return bool(e.load_balancers or e.alb_logs_uri)
 
 
-def windows_to_archive(archiver: Archiver, spec: JobSpec, hour: datetime) -> list[Window]:
-    """Closed hours of the lookback without a committed manifest, oldest first, bounded."""
-    start = hour - timedelta(hours=spec.run.archive_lookback_hours)
-    todo = [w for w in windows(start, hour) if archiver.committed(w) is None]
-    if len(todo) > spec.run.max_windows_per_run:
-        log.warning(
-            "%d hours wait to be archived; this run takes the oldest %d",
-            len(todo),
-            spec.run.max_windows_per_run,
-        )
-    return todo[: spec.run.max_windows_per_run]
+def windows_to_archive(
+    archiver: Archiver, spec: JobSpec, now: datetime
+) -> list[tuple[Window, int | None]]:
+    """What this run archives, oldest first, each with what Elasticsearch holds for it.
+
+    Settled hours of ``run.archive_lookback_hours`` without a commit (at most
+    ``run.max_windows_per_run``), then committed hours of ``run.recheck_lookback_hours``
+    that Elasticsearch now holds more documents for (at most ``run.max_rearchive_per_run``).
+    One aggregation request counts the whole range; manifests are read once per hour.
+    """
+    cfg = spec.run
+    hour = floor_hour(now)
+    back = max(cfg.archive_lookback_hours, cfg.recheck_lookback_hours)
+    span = [
+        w for w in windows(hour - timedelta(hours=back), hour) if archiver.not_ready(w, now) is None
+    ]
+    if not span:
+        return []
+    live = archiver.live_counts(span[0].start, span[-1].end)
+    new_from = hour - timedelta(hours=cfg.archive_lookback_hours)
+    recheck_from = hour - timedelta(hours=cfg.recheck_lookback_hours)
+    todo: list[tuple[Window, int | None]] = []
+    stale: list[tuple[Window, int | None]] = []
+    for w in span:
+        manifest = archiver.committed(w)
+        if manifest is None:
+            if w.start >= new_from:
+                todo.append((w, live.get(w)))
+        elif w.start >= recheck_from and w in live and archiver.late_documents(manifest, live[w]):
+            stale.append((w, live[w]))
+    return _bounded(todo, cfg.max_windows_per_run, "to be archived") + _bounded(
+        stale, cfg.max_rearchive_per_run, "with late documents to be re-archived"
+    )
+
+
+def _bounded(
+    items: list[tuple[Window, int | None]], most: int, what: str
+) -> list[tuple[Window, int | None]]:
+    if len(items) > most:
+        log.warning("%d hours wait %s; this run takes the oldest %d", len(items), what, most)
+    return items[:most]
 
 
 class ScheduledRun:
@@ -109,8 +140,10 @@ class ScheduledRun:
             self.report.skipped.append("archive (run.archive = false)")
             return
         archiver = Archiver(self.spec)
-        for window in windows_to_archive(archiver, self.spec, self.hour):
-            self.report.archive.results.append(archiver.archive_window(window, now=self.now))
+        for window, indexed in windows_to_archive(archiver, self.spec, self.now):
+            self.report.archive.results.append(
+                archiver.archive_window(window, now=self.now, indexed=indexed)
+            )
 
     def check(self) -> None:
         if not expected_configured(self.spec):
@@ -123,6 +156,7 @@ class ScheduledRun:
         start = self.hour - timedelta(hours=self.spec.run.check_lookback_hours)
         result = check(self.spec, start, self.hour, now=self.now, write_results=not self.dry_run)
         self.report.findings.extend(result.findings)
+        self.report.errors.extend(f"check: {e}" for e in result.errors)
 
     def egress(self) -> None:
         if not self.spec.egress.nat_gateways:
@@ -165,6 +199,8 @@ def _push(spec: JobSpec, report: RunReport | None, started: float) -> None:
         m.windows_failed = len(report.archive.failed)
         m.documents_archived = report.archive.rows
         m.documents_quarantined = sum(r.quarantined for r in report.archive.results)
+        m.windows_rearchived = report.archive.rearchived
+        m.documents_late = report.archive.late
         m.findings = Counter(f"{f.kind}:{f.status}" for f in report.findings)
     else:
         m.exit_code = EXIT_FAILED

@@ -1,6 +1,10 @@
 -- Results history: one row per judged (job, resource, hour), written by `reconcile check`
 -- (kind logflow) and `reconcile egress` (kind egress); a re-check replaces its hours.
 -- Layout <results>/kind=<kind>/dt=YYYY-MM-DD/<job>.parquet (reconcile/results.py).
+-- expected / indexed / archived are the three hops (load balancer, Elasticsearch now,
+-- archive); hop names where a gap or surplus arose: ingest (before Elasticsearch) or archive.
+-- Tables created before indexed and hop existed: ALTER TABLE reconcile_results
+-- ADD COLUMNS (`indexed` bigint, `hop` string); older files read them as NULL.
 CREATE EXTERNAL TABLE IF NOT EXISTS reconcile_results (
   `job` string,
   `resource` string,
@@ -14,7 +18,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconcile_results (
   `threshold` double,
   `message` string,
   `detail` string,
-  `judged_at` timestamp
+  `judged_at` timestamp,
+  `indexed` bigint,
+  `hop` string
 )
 PARTITIONED BY (kind string, dt string)
 STORED AS PARQUET
