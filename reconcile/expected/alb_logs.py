@@ -233,6 +233,65 @@ def alb_logs_location(cfg: ExpectedConfig) -> str:
     return f"{store.uri.rstrip('/')}/{region_prefix(accounts[0], resolve_region(cfg)).rstrip('/')}"
 
 
+def _delivery_days(cfg: ExpectedConfig, start: datetime, end: datetime) -> list[date]:
+    """Delivery-date folders that can hold requests created in ``[start, end)``."""
+    lo = start - SLACK
+    hi = end + timedelta(minutes=cfg.spill_minutes) + INTERVAL + DELIVERY_LAG
+    first, last = lo.date(), hi.date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def discover_load_balancers(cfg: ExpectedConfig, start: datetime, end: datetime) -> list[str]:
+    """The load balancers with access logs under ``alb_logs_uri`` for ``[start, end)``,
+    from the file names of the range's delivery-day folders (one list request per day and
+    account, stopping at the first day that has logs)."""
+    store = _store(cfg)
+    region = resolve_region(cfg)
+    accounts = [cfg.account_id] if cfg.account_id else discover_accounts(store)
+    found: set[str] = set()
+    for day in _delivery_days(cfg, start, end):
+        for account in accounts:
+            prefix = f"{region_prefix(account, region)}{day_folder(day)}/"
+            found.update(
+                obj.load_balancer
+                for info in store.list(prefix)
+                if (obj := parse_key(info.key, info.size)) is not None
+            )
+        if found:
+            break
+    return sorted(found)
+
+
+def with_load_balancers(cfg: ExpectedConfig, start: datetime, end: datetime) -> ExpectedConfig:
+    """``cfg`` itself when it names load balancers (or reads CloudWatch); else ``cfg`` with
+    the only load balancer whose access logs cover the range, said in a log line.
+
+    Raises :class:`ConfigError` listing them when the bucket holds several, or none.
+    """
+    if cfg.source != "alb_logs" or cfg.load_balancers:
+        return cfg
+    found = discover_load_balancers(cfg, start, end)
+    where = f"{_store(cfg).uri} ({start:%Y-%m-%dT%H}..{end:%Y-%m-%dT%H})"
+    if not found:
+        raise ConfigError(
+            f"expected.load_balancers: not set, and no access logs found under {where} to "
+            "take it from; name the load balancer with --load-balancer app/<name>/<id>"
+        )
+    if len(found) > 1:
+        raise ConfigError(
+            f"expected.load_balancers: not set, and {where} holds the access logs of "
+            f"{len(found)} load balancers: {', '.join(found)}; choose with --load-balancer "
+            "(repeat it to reconcile several together)"
+        )
+    log.info(
+        "expected.load_balancers not set: using %s, the only load balancer with access logs "
+        "under %s",
+        found[0],
+        where,
+    )
+    return cfg.model_copy(update={"load_balancers": found})
+
+
 def alb_query_params(cfg: ExpectedConfig, start: datetime, end: datetime) -> dict[str, Any]:
     """Values for the placeholders of ``sql/queries/expected_from_alb_logs.sql``."""
     from ..sqlfiles import Raw

@@ -279,3 +279,60 @@ def test_not_forwarded_covers_every_answer_without_a_target(local_logs) -> None:
     extra = {w: sum(res.excluded[r][w] for r in res.excluded) for w in res.counted}
     assert everything.counts == {w: n + extra[w] for w, n in res.counted.items()}
     assert forwarded.counts == res.counted
+
+
+# -- --alb-logs without --load-balancer ----------------------------------------------------
+
+
+def test_the_only_load_balancer_in_the_bucket_is_used_and_said(tmp_path, caplog) -> None:
+    from reconcile.expected.alb_logs import with_load_balancers
+
+    root = str(tmp_path / "alb")
+    write_alb_logs(root, _hours((10, 120)), seed=11)
+    cfg = _cfg(root, load_balancers=[])
+    start, end = DAY + timedelta(hours=10), DAY + timedelta(hours=11)
+    with caplog.at_level(logging.INFO, logger="reconcile.expected.alb_logs"):
+        resolved = with_load_balancers(cfg, start, end)
+    assert resolved.load_balancers == [DEFAULT_LB] and cfg.load_balancers == []
+    assert f"using {DEFAULT_LB}, the only load balancer with access logs" in caplog.text
+    assert _labels(expected_counts(resolved, start, end).counts) == {"2026-11-20T10": 120}
+    named = _cfg(root, load_balancers=[OTHER_LB])
+    assert with_load_balancers(named, start, end) is named  # named ones are never replaced
+
+
+def test_several_load_balancers_are_listed_in_the_error(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from reconcile.cli import cli
+
+    root = str(tmp_path / "alb")
+    write_alb_logs(root, _hours((10, 50)), seed=12)
+    write_alb_logs(root, _hours((10, 7)), load_balancer=OTHER_LB, seed=13)
+    args = ["check", "--archive", str(tmp_path / "archive"), "--alb-logs", root,
+            "--region", REGION, "--from", "2026-11-20T10", "--to", "2026-11-20T11",
+            "--no-results"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "holds the access logs of 2 load balancers" in result.output
+    assert f"{OTHER_LB}, {DEFAULT_LB}" in result.output and "--load-balancer" in result.output
+    later = [a.replace("2026-11-20", "2026-11-25") for a in args]  # no logs delivered then
+    empty = CliRunner().invoke(cli, later)
+    assert empty.exit_code == 1 and "no access logs found under" in empty.output
+    assert "--load-balancer" in empty.output
+
+
+def test_cli_check_with_alb_logs_alone(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from reconcile.cli import cli
+
+    root = str(tmp_path / "alb")
+    write_alb_logs(root, _hours((10, 50)), seed=14)
+    args = ["check", "--archive", str(tmp_path / "archive"), "--alb-logs", root,
+            "--region", REGION, "--from", "2026-11-20T10", "--to", "2026-11-20T11",
+            "--format", "json", "--no-results", "--no-indexed"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3, result.output  # nothing archived: missing
+    (row,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert row["status"] == "missing" and row["expected"] == 50
+    assert f"using {DEFAULT_LB}, the only load balancer" in result.stderr
