@@ -18,7 +18,14 @@ def test_demo_finds_exactly_the_injected_incidents(tmp_path: Path) -> None:
     text = proc.stdout
     assert "every incident found, nothing else" in text
     assert text.count("[found ]") == 4 and "MISSED" not in text and "UNEXPECTED" not in text
-    assert "Alerts delivered to the local webhook (signatures verified): 4" in text
+    assert "Alerts delivered to the local webhook (signatures verified): 5" in text
+    assert text.count("  - firing: ") == 4 and text.count("  - resolved: ") == 1
+    # The NAT spike is over when the demo judges it: its first alert states the peak and
+    # names the top source and S3, then the resolution follows.
+    (nat,) = [line for line in text.splitlines() if "firing: [demo] egress spike" in line]
+    assert "already over" in nat and "peak " in nat and "/h at " in nat
+    assert "Top talker: 10.0.12.34 (" in nat and "(S3, " in nat
+    assert "an S3 gateway VPC endpoint would carry it privately" in nat
     html = (out / "report.html").read_text()
     assert "<svg" in html
     assert "S3 gateway VPC endpoint would carry it privately" in html  # the spike's drill-down

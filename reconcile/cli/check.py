@@ -27,7 +27,8 @@ EXPECTED_SETTINGS = [
     Setting(
         "--load-balancer",
         "expected.load_balancers",
-        "Load balancer to reconcile (app/<name>/<id> or ARN); repeat for several.",
+        "Load balancer to reconcile (app/<name>/<id> or ARN); repeat for several. With "
+        "--alb-logs and none given: the only one whose logs the bucket holds.",
         multiple=True,
     ),
     Setting(

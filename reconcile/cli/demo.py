@@ -78,7 +78,7 @@ def _print(r: DemoReport, seconds: float) -> None:
     click.echo(render(problems, "table", MIXED_COLUMNS, title=title), nl=False)
     click.echo(f"\nAlerts delivered to the local webhook (signatures verified): {len(r.alerts)}")
     for a in r.alerts:
-        click.echo(f"  - {a['data']['summary']}")
+        click.echo(f"  - {a['data']['action']}: {a['data']['summary']}")
     click.echo("\nInjected incidents:")
     for inc in p.incidents:
         mark = "found " if inc in r.found else "MISSED"
