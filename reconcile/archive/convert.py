@@ -323,8 +323,8 @@ def _plan(
         norm = _normalizer(ft, path, full, lenient)
         if norm is not None:
             fits = () if ft.repeated else _FITS.get(ft.kind, ())
-            if ft.kind == "float" and is_lenient(path, lenient):
-                fits = (float,)  # an int goes through the exactness check
+            if is_lenient(path, lenient) and ft.kind in ("int", "float"):
+                fits = (float,) if ft.kind == "float" else ()  # range and exactness checks
             checks.append((name, path, fits, norm))
     return _Plan(frozenset(names), tuple(checks))
 
