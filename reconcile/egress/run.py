@@ -129,7 +129,7 @@ def _message(gw: str, cfg: EgressConfig, j: Judgement, label: str) -> str:
         return j.note
     amount = _amount(j.value, cfg.unit)
     parts = []
-    if "seasonal" in j.crossed and j.baseline:
+    if "seasonal" in j.crossed and j.baseline and j.value is not None:
         parts.append(
             f"{j.value / j.baseline:.1f}x its seasonal baseline of "
             f"{_amount(j.baseline, cfg.unit)} (threshold {_amount(j.threshold, cfg.unit)}, "

@@ -186,7 +186,7 @@ def resolve_region(cfg: ExpectedConfig) -> str:
             "expected.region: not set and no AWS region configured "
             "(set expected.region, AWS_REGION or AWS_DEFAULT_REGION)"
         )
-    return region
+    return str(region)
 
 
 def _store(cfg: ExpectedConfig) -> ObjectStore:

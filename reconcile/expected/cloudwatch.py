@@ -200,8 +200,8 @@ def cloudwatch_counts(
             per_series[s].update(c)
     rounded = {s: {w: round(v) for w, v in c.items()} for s, c in per_series.items()}
     total: Counter[Window] = Counter()
-    for c in rounded.values():
-        total.update(c)
+    for counts in rounded.values():
+        total.update(counts)
     beyond = [w for w in wins if w.start < _ceil_hour(now - RETENTION[-1][0] + MARGIN)]
     if beyond:
         log.warning(
