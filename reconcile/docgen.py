@@ -7,6 +7,7 @@ a test fails when the committed files differ from what this produces.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import click
 from pydantic import BaseModel
 
 from .cli import cli
+from .durations import format_duration
 from .job import JobSpec, env_name
 
 
@@ -25,11 +27,15 @@ def _default(field: Any) -> str:
         return ""
     if value in ("", None, [], {}):
         return "—"
+    if isinstance(value, timedelta):
+        return f"`{format_duration(value)}`"
     return f"`{value!r}`" if not isinstance(value, str) else f"`{value}`"
 
 
 def _type(field: Any) -> str:
     ann = field.annotation
+    if ann is timedelta:
+        return "duration"
     text = getattr(ann, "__name__", None) or str(ann)
     return text.replace("typing.", "").replace("NoneType", "None")
 
@@ -43,7 +49,8 @@ def configuration_md() -> str:
         "A job spec is a TOML file. Every key can also be set by the environment variable shown",
         "and, for the common ones, by a command-line flag (`reconcile <command> --help`).",
         "Precedence: defaults < job file < environment < flags. Secrets are read from the",
-        "environment only (see the README).",
+        "environment only (see the README). Every duration is written the same way in every",
+        'section: `"90s"`, `"15m"`, `"1h30m"`, `"2d"`, ISO 8601 `"PT45M"` or a number of seconds.',
         "",
     ]
     for name, field in JobSpec.model_fields.items():
