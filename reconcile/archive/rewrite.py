@@ -258,7 +258,7 @@ def conform_table(data: pa.Table, target: WindowSchema) -> tuple[pa.Table, Count
     Returns the table and, per field, how many rows moved a value to ``_extra``."""
     n = data.num_rows
     moved: dict[int, dict[str, Any]] = defaultdict(dict)
-    arrays = []
+    arrays: list[pa.Array | pa.ChunkedArray | None] = []
     for f in target.arrow:
         if f.name == EXTRA_COLUMN:
             arrays.append(None)
@@ -281,7 +281,7 @@ def _convert(
     column: pa.ChunkedArray, target: WindowSchema, f: pa.Field, moved: dict[int, dict[str, Any]]
 ) -> pa.Array:
     norm = column_normalizer(target.columns[f.name], f.name)
-    out = []
+    out: list[Any] = []
     for i, value in enumerate(column.to_pylist()):
         if value is None:
             out.append(None)

@@ -178,7 +178,9 @@ def ddl_cmd(
         values["projection_start"] = found.first_day
     _note_schema(found)
     schema = found.table.arrow
-    tables = [("archive_logs", archive_ddl(schema, values).rstrip(), archive_columns(schema))]
+    tables: list[tuple[str, str, list[tuple[str, str]] | None]] = [
+        ("archive_logs", archive_ddl(schema, values).rstrip(), archive_columns(schema))
+    ]
     for f in list_files():
         if f.kind != "ddl" or f.name == "ddl/archive_logs":
             continue
