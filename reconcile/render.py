@@ -26,7 +26,9 @@ STATUS_STYLE = {
     "spike": "bold red",
     "surplus": "yellow",
     "no_traffic": "yellow",
+    "stale": "cyan",
     "open": "dim",
+    "settling": "dim",
 }
 
 

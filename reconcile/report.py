@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from . import __version__
-from .findings import EGRESS, LOGFLOW, Finding
+from .findings import EGRESS, HOP_WORDS, LOGFLOW, Finding
 from .results import read_results_file, results_key
 from .storage import ObjectStore
 from .timewin import HOUR, floor_hour, windows
@@ -37,6 +37,7 @@ COLOURS = {
     "surplus": "#ef6c00",
     "no_traffic": "#c79100",
     "pending": "#9e9e9e",
+    "stale": "#0277bd",
     "spike": "#d32f2f",
 }
 #: Problems first, the worst first.
@@ -46,13 +47,14 @@ SEVERITY = {
     "spike": 2,
     "no_traffic": 3,
     "surplus": 4,
-    "pending": 5,
-    "ok": 6,
+    "stale": 5,
+    "pending": 6,
+    "ok": 7,
 }
 #: Statuses shaded across the charts (pending is shaded lighter: not judged yet).
-SHADED = ("gap", "missing", "surplus", "no_traffic", "spike", "pending")
+SHADED = ("gap", "missing", "surplus", "no_traffic", "stale", "spike", "pending")
 
-REQUESTS, ARCHIVED, EXPECTED_LOGS = "#90a4ae", "#1565c0", "#546e7a"
+REQUESTS, ARCHIVED, EXPECTED_LOGS, INDEXED = "#90a4ae", "#1565c0", "#546e7a", "#00897b"
 BYTES, BASELINE, THRESHOLD = "#1565c0", "#607d8b", "#c62828"
 
 WIDTH = 1200
@@ -95,6 +97,8 @@ def finding_from_row(row: dict[str, Any], kind: str) -> Finding:
         status=row["status"],
         expected=row.get("expected"),
         archived=row.get("archived"),
+        indexed=row.get("indexed"),
+        hop=row.get("hop"),
         ratio=row.get("ratio"),
         bytes=row.get("bytes"),
         baseline=row.get("baseline"),
@@ -434,18 +438,31 @@ class Incident:
         if self.status == "gap":
             lost = logs - archived
             share = f" ({lost / logs:.2%} of {logs:,.0f} expected)" if logs else ""
-            return f"{lost:,.0f} log lines lost{share} over {windows_text}"
+            return f"{lost:,.0f} log lines lost{share} over {windows_text}{_hops(fs)}"
+        if self.status == "stale":
+            late = sum(f.detail.get("late", 0) for f in fs)
+            return (
+                f"{windows_text} behind Elasticsearch: {late:+,} documents changed after the "
+                "commit (late arrivals are re-archived by the next run)"
+            )
         if self.status == "surplus":
             extra = archived - logs
             share = f" (+{extra / logs:.2%})" if logs else ""
             return (
-                f"{extra:,.0f} more log lines than requests{share} over {windows_text}: duplicates?"
+                f"{extra:,.0f} more log lines than requests{share} over {windows_text}: "
+                f"duplicates?{_hops(fs)}"
             )
         if self.status == "no_traffic":
             if archived == 0:
                 return f"{expected:,} requests but no archived logs over {windows_text}"
             return f"{archived:,} archived logs but no requests over {windows_text}"
         return f"{windows_text} not judged yet"
+
+
+def _hops(fs: Sequence[Finding]) -> str:
+    """Where the difference arose, when the windows agree on it."""
+    hops = {f.hop for f in fs if f.hop}
+    return f"; arose {HOP_WORDS[hops.pop()]}" if len(hops) == 1 else ""
 
 
 def _expected_logs(f: Finding) -> float:
@@ -539,6 +556,7 @@ def requests_chart(
     top = max(
         [float(f.expected or 0) for f in findings]
         + [float(f.archived or 0) for f in findings]
+        + [float(f.indexed or 0) for f in findings]
         + [_expected_logs(f) for f in findings]
         + [1.0]
     )
@@ -565,10 +583,18 @@ def requests_chart(
         f'<path class="line" stroke="{ARCHIVED}" stroke-width="1.8" '
         f'd="{_path(frame, [(t, f.archived if f.status != "pending" or f.archived else None) for t, f in pts])}"/>'
     )
+    show_indexed = any(f.indexed is not None for f in findings)
+    if show_indexed:
+        body.append(
+            f'<path class="line indexed" stroke="{INDEXED}" stroke-width="1.2" '
+            f'stroke-dasharray="2 3" d="{_path(frame, [(t, f.indexed) for t, f in pts])}"/>'
+        )
     body += _callouts(frame, runs)
     legend = [("requests (load balancer)", REQUESTS, "area")]
     if show_logs:
         legend.append(("expected log lines", EXPECTED_LOGS, "dashed"))
+    if show_indexed:
+        legend.append(("in Elasticsearch now", INDEXED, "dashed"))
     legend.append(("archived log lines", ARCHIVED, "line"))
     return _svg(frame, "requests vs archived logs per hour", [*body, _legend(legend)])
 
@@ -782,7 +808,7 @@ def _cards(logflow: Sequence[Finding], egress: Sequence[Finding]) -> str:
         counts[f.status] += 1
     card(len(logflow), "hours judged")
     card(counts["ok"], "ok")
-    for status in ("gap", "missing", "surplus", "no_traffic", "pending"):
+    for status in ("gap", "missing", "stale", "surplus", "no_traffic", "pending"):
         card(counts[status], status.replace("_", " "), status)
     if egress:
         card(len({f.resource for f in egress}), "NAT gateways")
@@ -807,7 +833,9 @@ COLUMNS = (
     "resource",
     "status",
     "expected",
+    "indexed",
     "archived",
+    "hop",
     "ratio",
     "bytes",
     "baseline",
@@ -818,13 +846,20 @@ COLUMNS = (
 
 def _row(f: Finding) -> str:
     if f.kind == EGRESS:
-        figures = ["", "", "", fmt_bytes(f.bytes), fmt_bytes(f.baseline), fmt_bytes(f.threshold)]
+        figures = [
+            *[""] * 5,
+            fmt_bytes(f.bytes),
+            fmt_bytes(f.baseline),
+            fmt_bytes(f.threshold),
+        ]
         talker = _top_talker(f.detail)
         message = f.message + (f" Top talker: {talker}." if talker and f.is_problem else "")
     else:
         figures = [
             _num(f.expected) if f.expected is not None else "",
+            _num(f.indexed) if f.indexed is not None else "",
             _num(f.archived) if f.archived is not None else "",
+            f.hop or "",
             fmt_pct(f.ratio) if f.ratio is not None else "",
             "",
             f"\u00d7{f.baseline:g}" if f.baseline is not None else "",

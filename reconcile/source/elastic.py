@@ -243,8 +243,7 @@ class ElasticSource:
         """Documents per hour window of ``[start, end)`` now, and the oldest timestamp held.
 
         One request: an hourly ``date_histogram`` over the range (with the job's filter) and
-        a ``min`` of the timestamp over the whole pattern, so the cost does not grow with the
-        number of hours. Ranges beyond :data:`HISTOGRAM_HOURS` are split. A server that
+        the pattern's oldest document, so the cost does not grow with the number of hours. Ranges beyond :data:`HISTOGRAM_HOURS` are split. A server that
         cannot aggregate gets one ``_count`` per hour instead (``method = "count"``).
         """
         wins = list(windows(start, end))
@@ -269,7 +268,11 @@ class ElasticSource:
             "hourly counts",
             self.es.search,
             index=self.cfg.index,
-            size=0,
+            # The oldest matching document rides along as the one hit (a sorted top-1 on a
+            # date field is cheap); its timestamp is where retention has cut the pattern.
+            size=1,
+            sort=[{ts: {"order": "asc"}}],
+            source=False,
             track_total_hits=False,
             query=self.cfg.filter or {"match_all": {}},
             aggs={
@@ -286,7 +289,6 @@ class ElasticSource:
                         }
                     },
                 },
-                "earliest": {"min": {"field": ts}},
             },
             allow_no_indices=True,
             ignore_unavailable=True,
@@ -301,9 +303,9 @@ class ElasticSource:
             key = int(bucket["key"])
             if lo <= key < hi:
                 out.counts[key] = out.counts.get(key, 0) + int(bucket["doc_count"])
-        earliest = aggs.get("earliest", {}).get("value")
-        if earliest is not None:
-            value = int(earliest)
+        hits = resp.get("hits", {}).get("hits", [])
+        if hits and hits[0].get("sort"):
+            value = int(hits[0]["sort"][0])
             out.earliest_ms = value if out.earliest_ms is None else min(out.earliest_ms, value)
 
     def _count_hours(self, lo: int, hi: int, out: HourlyCounts) -> None:

@@ -117,5 +117,5 @@ class RetentionGuard:
         return None
 
     def _write_index_at(self, when: datetime) -> IndexLife | None:
-        created = [life for life in self.lives.values() if life.created and life.created <= when]
+        created = [life for life in self.lives.values() if life.created and life.created < when]
         return max(created, key=lambda life: life.created or when) if created else None
