@@ -33,7 +33,9 @@ def committed_state_is_readable(store: ObjectStore, expected_rows: int) -> None:
     assert len(read_rows(store)) == m.rows == expected_rows
 
 
-def start_archive(es_url: str, prefix: str, uri: str) -> subprocess.Popen[bytes]:
+def start_archive(
+    es_url: str, prefix: str, uri: str, force: bool = True
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -51,7 +53,7 @@ def start_archive(es_url: str, prefix: str, uri: str) -> subprocess.Popen[bytes]
         W.label,
         "--to",
         W.end.strftime("%Y-%m-%dT%H"),
-        "--force",
+        *(["--force"] if force else []),
         "--page-size",
         "200",
     ]
@@ -114,6 +116,29 @@ def test_sigkill_mid_window_keeps_previous_commit_and_rerun_is_exact(
     committed_state_is_readable(store, 8000)
     rows = read_rows(store)
     assert len({r["_id"] for r in rows}) == 8000
+    assert staging_keys(store) == []
+
+
+def test_sigkill_mid_rearchive_of_late_documents_keeps_the_previous_revision(
+    es: Any, es_url: str, index_prefix: str, archive_uri: str, store: ObjectStore
+) -> None:
+    index = f"{index_prefix}2026.11.20"
+    load(es, index, gen(W, 2000))
+    first = Archiver(spec_for(es_url, index_prefix, archive_uri)).archive_window(W, now=NOW)
+    assert (first.rows, first.revision) == (2000, 1)
+    load(es, index, gen(W, 4000, seed=9))  # late arrivals: no --force needed to re-archive
+
+    proc = start_archive(es_url, index_prefix, archive_uri, force=False)
+    kill_when(proc, store, 2)
+
+    committed_state_is_readable(store, 2000)  # revision 1, intact and readable
+    m = manifest(store)
+    assert m is not None and m.revision == 1 and m.replaced == []
+    rerun = Archiver(spec_for(es_url, index_prefix, archive_uri, **SLOW)).archive_window(W, now=NOW)
+    assert (rerun.status, rerun.rows, rerun.revision, rerun.late) == ("archived", 6000, 2, 4000)
+    committed_state_is_readable(store, 6000)
+    m = manifest(store)
+    assert m is not None and [(r["revision"], r["rows"]) for r in m.replaced] == [(1, 2000)]
     assert staging_keys(store) == []
 
 
