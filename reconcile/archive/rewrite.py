@@ -352,6 +352,11 @@ def rewrite_window(
             entries.append(FileEntry(entry.path, new.num_rows, local.stat().st_size))
             local.unlink()
         _verify(store, stage, manifest, entries, target.arrow)
+        if store.get_bytes(window_prefix(window) + MANIFEST) != raw:
+            raise ReconcileError(
+                f"window {window.label} was committed again while it was rewritten; "
+                "not committed (run reconcile schema --rewrite again)"
+            )
         extra = Counter(manifest.extra_counts)
         extra.update(counts)
         committed = dataclasses.replace(
@@ -445,8 +450,11 @@ def migrate(
     rewrite: bool = False,
     dry_run: bool = False,
     workers: int = 16,
+    lease_ttl_s: float = 1800.0,
+    lease_wait_s: float = 0.0,
 ) -> MigrationReport:
-    """Derive and store the table schema; with ``rewrite``, rewrite the windows that differ."""
+    """Derive and store the table schema; with ``rewrite``, rewrite the windows that differ
+    (holding the scheduled run's lease, so no run re-archives a window meanwhile)."""
     found = survey(store, timestamp_field, workers)
     report = MigrationReport(found, found.table)
     if dry_run:
@@ -454,8 +462,14 @@ def migrate(
     if found.changed:
         report.table = store_table(store, found)
         report.saved = True
-    if rewrite:
-        for window, columns in found.to_rewrite.items():
-            result = rewrite_window(store, window, report.table, run_id, columns, cfg)
-            report.rewritten.append(result)
+    if rewrite and found.to_rewrite:
+        from ..lease import Lease
+        from ..schedule.run import LEASE_KEY
+
+        # The scheduled run re-archives windows: never both at once on the same archive.
+        lease = Lease(store, LEASE_KEY, "run lease (reconcile schema --rewrite)")
+        with lease.hold(lease_ttl_s, lease_wait_s, renew=True):
+            for window, columns in found.to_rewrite.items():
+                result = rewrite_window(store, window, report.table, run_id, columns, cfg)
+                report.rewritten.append(result)
     return report

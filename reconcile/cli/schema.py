@@ -55,7 +55,8 @@ def command(
     the derived schema is stored (compare-and-swap) unless --dry-run. Lists each column whose
     type in some windows differs from the table's. With --rewrite those windows are rewritten
     into the table schema: values that convert losslessly are stored in the column's type,
-    the rest kept verbatim in _extra. Interrupted rewrites are finished or dropped first.
+    the rest kept verbatim in _extra. Interrupted rewrites are finished or dropped first;
+    the rewrite holds the scheduled run's lease (reconcile run waits or fails meanwhile).
     Exit 3 when windows still differ (run with --rewrite), 0 when every file conforms.
     """
     spec = resolve_job(ctx, job_file, params)
@@ -69,6 +70,8 @@ def command(
         rewrite=rewrite,
         dry_run=dry_run,
         workers=spec.check.read_workers,
+        lease_ttl_s=spec.run.lease_ttl_s,
+        lease_wait_s=spec.run.lease_wait_s,
     )
     click.echo(render(_rows(report), fmt, COLUMNS, title=_title(report)), nl=False)
     sys.exit(EXIT_FINDINGS if report.pending else EXIT_OK)

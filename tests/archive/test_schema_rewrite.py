@@ -72,11 +72,15 @@ def every_window_consistent(store: ObjectStore) -> None:
         assert sum(reader.footer_rows(o.key, o.size) for o in present.values()) == N
 
 
+#: The killed rewrite's lease expires quickly; the rerun waits for it.
+LEASE = {"RECONCILE_RUN_LEASE_TTL_S": "3", "RECONCILE_RUN_LEASE_WAIT_S": "30"}
+
+
 def start_rewrite(uri: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "reconcile", "--log-format", "json", "schema"]
     cmd += ["--archive", uri, "--rewrite"]
     return subprocess.Popen(
-        cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, env={**os.environ, **LEASE}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
 
 
@@ -120,6 +124,7 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
     archive_uri: str,
     store: ObjectStore,
     kill_at: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     docs = old_archive(es, es_url, index_prefix, archive_uri, store)
     assert load_table(store) is None
@@ -148,7 +153,9 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
     table = load_table(store)
     assert table is not None  # stored before the first window was rewritten
 
-    code, rows, err = schema_cmd(archive_uri, "--rewrite")
+    for name, value in LEASE.items():
+        monkeypatch.setenv(name, value)
+    code, rows, err = schema_cmd(archive_uri, "--rewrite")  # waits out the dead run's lease
     assert code == 0, err
     assert rows and all(r["status"] == "rewritten" for r in rows)
     assert staging_keys(store) == []
