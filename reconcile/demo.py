@@ -12,6 +12,8 @@ Injected incidents:
 - Elasticsearch backpressure lost 3 % of the logs for two consecutive hours (``gap``);
 - the archive job never ran for one hour (``missing``);
 - a replay indexed 10 % of one hour's logs a second time (``surplus``);
+- backpressure held 15 % of one hour's logs back until after the hour was archived
+  (``stale``), healed by the demo's next scheduled run (``reconcile run``);
 - a NAT gateway spike that is S3 traffic avoiding the gateway endpoint (``spike``).
 """
 
@@ -51,6 +53,8 @@ LOAD_BALANCER = "app/hub-prod/50dc6c495c0c9188"
 NAT_GATEWAY = "nat-0a1b2c3d4e5f60718"
 NAT_INTERFACE = "eni-0f1e2d3c4b5a69788"
 GIB = 1 << 30
+LATE = "backpressure delivered 15% of an hour's logs after its archive"
+LATE_SHARE = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,8 @@ class Incident:
     resource: str
     status: str
     hours: tuple[Window, ...]
+    heals: bool = False
+    """The next scheduled run must turn the hours ``ok`` (late logs re-archived)."""
 
 
 @dataclass
@@ -118,6 +124,14 @@ def plan(end: datetime, hours: int = 48, per_hour: int = 1200) -> DemoPlan:
         ),
         Incident("the archive job never ran", "logflow", LOAD_BALANCER, "missing", (at(20),)),
         Incident("a replay duplicated 10% of logs", "logflow", LOAD_BALANCER, "surplus", (at(12),)),
+        Incident(
+            LATE,
+            "logflow",
+            LOAD_BALANCER,
+            "stale",
+            (at(9),),
+            heals=True,
+        ),
         Incident(
             "NAT spike: S3 traffic avoiding the gateway endpoint",
             "egress",
@@ -233,14 +247,22 @@ def demo_spec(es_url: str, webhook_url: str) -> JobSpec:
 # -- generating the world -------------------------------------------------------------------
 
 
-def index_logs(es: Any, p: DemoPlan) -> int:
-    """The application's logs as Elasticsearch received them: with the loss and the replay."""
+def index_logs(es: Any, p: DemoPlan, late: bool = False) -> int:
+    """The application's logs as Elasticsearch received them: with the loss and the replay.
+
+    The late hour's last share of logs is held back; ``late=True`` delivers just those."""
     lossy = set(p.incident("Elasticsearch backpressure dropped 3% of logs").hours)
     replayed = set(p.incident("a replay duplicated 10% of logs").hours)
+    held = set(p.incident(LATE).hours)
 
     def docs() -> Iterator[tuple[str, dict[str, Any]]]:
         for w, n in p.requests.items():
             logs = list(window_docs(w, n, seed=11))
+            if w in held:
+                cut = n - round(n * LATE_SHARE)
+                logs = logs[cut:] if late else logs[:cut]
+            elif late:
+                continue
             if w in lossy:
                 rng = random.Random(w.label)
                 drop = set(rng.sample(range(n), round(n * 0.03)))
@@ -313,27 +335,38 @@ def _phase(what: str) -> Iterator[None]:
 
 
 def judge(
-    p: DemoPlan, findings: list[Finding]
+    p: DemoPlan, findings: list[Finding], after: list[Finding] | None = None
 ) -> tuple[list[Incident], list[Incident], list[Finding]]:
-    """Which incidents were found, which were missed, which problems nobody injected."""
+    """Which incidents were found, which were missed, which problems nobody injected.
+
+    ``after`` are the findings of the next scheduled run: there, healing incidents must be
+    ``ok`` (re-archived as a new revision) and every other incident still found."""
     expected = {(i.kind, i.resource, w.start, i.status): i for i in p.incidents for w in i.hours}
+    healed = {
+        (f.kind, f.resource, f.window_start)
+        for f in after or []
+        if f.status == "ok" and f.detail.get("revision", 1) > 1
+    }
     seen = set()
-    unexpected = []
-    for f in findings:
+    unexpected: dict[tuple[str, str, datetime, str], Finding] = {}
+    for f in [*findings, *(after or [])]:
+        key = (f.kind, f.resource, f.window_start, f.status)
         if not f.is_problem:
             continue
-        key = (f.kind, f.resource, f.window_start, f.status)
-        if key in expected:
+        if key in expected and not (expected[key].heals and f in (after or [])):
             seen.add(key)
         else:
-            unexpected.append(f)
-    found = [
-        i
-        for i in p.incidents
-        if all((i.kind, i.resource, w.start, i.status) in seen for w in i.hours)
-    ]
+            unexpected.setdefault(key, f)
+
+    def found_it(i: Incident) -> bool:
+        keys = [(i.kind, i.resource, w.start, i.status) for w in i.hours]
+        if not all(k in seen for k in keys):
+            return False
+        return not i.heals or all((i.kind, i.resource, w.start) in healed for w in i.hours)
+
+    found = [i for i in p.incidents if found_it(i)]
     missed = [i for i in p.incidents if i not in found]
-    return found, missed, unexpected
+    return found, missed, list(unexpected.values())
 
 
 def run_demo(
@@ -351,6 +384,7 @@ def run_demo(
     from .backfill import backfill
     from .check.run import check
     from .egress.run import judge_egress
+    from .schedule.run import run_job
     from .storage import open_store
 
     p = plan(now or utcnow(), hours, per_hour)
@@ -377,7 +411,11 @@ def run_demo(
             with _phase(f"archiving {hours - 1} of {hours} hours (one archive run never happened)"):
                 for a, b in ((p.start, skipped.start), (skipped.end, p.end)):
                     archive.results += backfill(spec, a, b, workers=2, now=judged_at).results
-            with _phase("checking requests against archived logs"):
+            es = Elasticsearch(es_url, request_timeout=120)
+            with _phase("delivering the late hour's held-back logs after its archive"):
+                index_logs(es, p, late=True)
+            es.close()
+            with _phase("checking requests against Elasticsearch and the archive"):
                 findings = check(spec, p.start, p.end, now=judged_at).findings
             with _phase("judging NAT gateway egress"):
                 day_ago = p.end - timedelta(hours=24)
@@ -386,13 +424,32 @@ def run_demo(
                 notified = notify(spec, findings, now=judged_at)
             if not notified.ok:
                 log.error("some alerts could not be delivered")
-            report_path = _write_report(spec, findings, p, out_dir)
+            with _phase("the next scheduled run (reconcile run): heals stale hours"):
+                nxt = run_job(next_run_spec(spec, hours), now=judged_at + HOUR)
+            archive.results += nxt.archive.results
+            if nxt.errors:
+                log.error("the scheduled run failed: %s", "; ".join(nxt.errors))
+            report_path = _write_report(spec, nxt.findings, p, out_dir)
         finally:
             os.environ.pop("RECONCILE_WEBHOOK_SECRET", None)
-    found, missed, unexpected = judge(p, findings)
+    found, missed, unexpected = judge(p, findings, nxt.findings)
     return DemoReport(
         p, archive, findings, receiver.received, report_path, spec, found, missed, unexpected
     )
+
+
+def next_run_spec(spec: JobSpec, hours: int) -> JobSpec:
+    """The scheduled run an hour later: checks the whole demo range, re-archives stale
+    hours, and archives only the last two hours (the skipped hour stays missing)."""
+    run = spec.run.model_copy(
+        update={
+            "archive_lookback_hours": 2,
+            "recheck_lookback_hours": 24,
+            "check_lookback_hours": hours + 2,
+            "egress_lookback_hours": 26,
+        }
+    )
+    return spec.model_copy(update={"run": run})
 
 
 def _write_report(

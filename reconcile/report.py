@@ -787,8 +787,8 @@ footer { margin-top: 28px; color: var(--muted); font-size: 12px; }
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
-def _pill(status: str) -> str:
-    colour = COLOURS.get(status, "#000")
+def _pill(status: str, colour: str | None = None) -> str:
+    colour = colour or COLOURS.get(status, "#000")
     return f'<span class="pill" style="background:{colour}">{_esc(status.replace("_", " "))}</span>'
 
 
@@ -810,21 +810,39 @@ def _cards(logflow: Sequence[Finding], egress: Sequence[Finding]) -> str:
     card(counts["ok"], "ok")
     for status in ("gap", "missing", "stale", "surplus", "no_traffic", "pending"):
         card(counts[status], status.replace("_", " "), status)
+    card(len(healed_hours(logflow)), "healed (late logs re-archived)", "stale")
     if egress:
         card(len({f.resource for f in egress}), "NAT gateways")
         card(sum(f.status == "spike" for f in egress), "egress spikes", "spike")
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
-def _incident_list(runs: Sequence[Incident]) -> str:
-    if not runs:
-        return ""
+def _incident_list(runs: Sequence[Incident], healed: Sequence[Finding] = ()) -> str:
     items = [
         f"<li>{_pill(i.status)}<b>{_esc(i.span)}</b> · {_esc(i.resource)} · {_esc(i.summary())}</li>"
         for i in runs
         if i.status != "pending"
     ]
-    return '<ul class="incidents">' + "".join(items) + "</ul>"
+    items += [
+        f'<li class="healed">{_pill("healed", COLOURS["stale"])}'
+        f"<b>{f.window_start:%a %d %b %H:%M} UTC</b> · {_esc(f.resource)} · "
+        f"{_esc(healed_summary(f))}</li>"
+        for f in healed
+    ]
+    return '<ul class="incidents">' + "".join(items) + "</ul>" if items else ""
+
+
+def healed_hours(findings: Iterable[Finding]) -> list[Finding]:
+    """Hours that were stale and now reconcile: late documents re-archived as a new revision."""
+    return [f for f in findings if not f.is_problem and f.detail.get("late_added")]
+
+
+def healed_summary(f: Finding) -> str:
+    d = f.detail
+    return (
+        f"{d['late_added']:+,} late documents re-archived (revision {d.get('revision')}, "
+        f"{d.get('committed_at')}; first committed {d.get('first_committed_at')}); reconciles now"
+    )
 
 
 COLUMNS = (
@@ -934,7 +952,7 @@ def build_report(
         f"unusual leave through the NAT gateways?</p>",
         _verdict(runs, logflow, egress),
         _cards(logflow, egress),
-        _incident_list(runs),
+        _incident_list(runs, healed_hours(logflow)),
         "<h2>Requests vs archived logs</h2>",
     ]
     lf = {r: fs for (k, r), fs in _by_resource(logflow).items() if k == LOGFLOW}

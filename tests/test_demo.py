@@ -17,9 +17,12 @@ def test_demo_finds_exactly_the_injected_incidents(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = proc.stdout
     assert "every incident found, nothing else" in text
-    assert text.count("[found ]") == 4 and "MISSED" not in text and "UNEXPECTED" not in text
-    assert "Alerts delivered to the local webhook (signatures verified): 5" in text
-    assert text.count("  - firing: ") == 4 and text.count("  - resolved: ") == 1
+    assert text.count("[found ]") == 5 and "MISSED" not in text and "UNEXPECTED" not in text
+    assert "Alerts delivered to the local webhook (signatures verified): 7" in text
+    assert text.count("  - firing: ") == 5 and text.count("  - resolved: ") == 2
+    # The late hour: stale first, then healed by the next scheduled run.
+    assert "firing: [demo] archive behind Elasticsearch" in text
+    assert "resolved: [demo] stale archive" in text
     # The NAT spike is over when the demo judges it: its first alert states the peak and
     # names the top source and S3, then the resolution follows.
     (nat,) = [line for line in text.splitlines() if "firing: [demo] egress spike" in line]
@@ -29,3 +32,4 @@ def test_demo_finds_exactly_the_injected_incidents(tmp_path: Path) -> None:
     html = (out / "report.html").read_text()
     assert "<svg" in html
     assert "S3 gateway VPC endpoint would carry it privately" in html  # the spike's drill-down
+    assert "healed (late logs re-archived)" in html and "late documents re-archived (revision 2" in html

@@ -107,8 +107,7 @@ def judge_window(
         detail["manifest_rows"] = archive.manifest.rows
         detail["source_count"] = archive.manifest.source_count
     if archive.manifest is not None:
-        detail["revision"] = archive.manifest.revision
-        detail["committed_at"] = archive.manifest.committed_at
+        detail.update(_revision_detail(archive))
     if indexed_note:
         detail["indexed_note"] = indexed_note
     mismatch = archive.mismatch()
@@ -199,6 +198,18 @@ def _count_message(
     if status == "gap":
         return f"{-diff:,.0f} fewer log rows than expected ({figures}): logs were lost"
     return f"{diff:,.0f} more log rows than expected ({figures}): duplicates"
+
+
+def _revision_detail(archive: WindowArchive) -> dict[str, Any]:
+    """The commit's revision and, once late documents were re-archived, how many."""
+    m = archive.manifest
+    assert m is not None
+    out: dict[str, Any] = {"revision": m.revision, "committed_at": m.committed_at}
+    if m.replaced:
+        first = m.replaced[0]
+        out["late_added"] = m.held - int(first.get("rows", 0)) - int(first.get("quarantined", 0))
+        out["first_committed_at"] = first.get("committed_at")
+    return out
 
 
 def _held_message(indexed: int | None, note: str | None) -> str:
