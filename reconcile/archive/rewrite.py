@@ -453,23 +453,39 @@ def migrate(
     lease_ttl_s: float = 1800.0,
     lease_wait_s: float = 0.0,
 ) -> MigrationReport:
-    """Derive and store the table schema; with ``rewrite``, rewrite the windows that differ
-    (holding the scheduled run's lease, so no run re-archives a window meanwhile)."""
-    found = survey(store, timestamp_field, workers)
+    """Derive and store the table schema; with ``rewrite``, rewrite the windows that differ.
+
+    A rewrite holds the scheduled run's lease for the whole survey and rewrite, so no run
+    archives meanwhile, and only then finishes or drops what crashed runs left in staging
+    (without the lease that could be a live run's work). Without it nothing is recovered."""
+    if not rewrite or dry_run:
+        return _derive(store, cfg, timestamp_field, run_id, False, dry_run, workers)
+    from ..lease import Lease
+    from ..schedule.run import LEASE_KEY
+
+    lease = Lease(store, LEASE_KEY, "run lease (reconcile schema --rewrite)")
+    with lease.hold(lease_ttl_s, lease_wait_s, renew=True):
+        return _derive(store, cfg, timestamp_field, run_id, True, False, workers)
+
+
+def _derive(
+    store: ObjectStore,
+    cfg: ArchiveConfig,
+    timestamp_field: str,
+    run_id: str,
+    rewrite: bool,
+    dry_run: bool,
+    workers: int,
+) -> MigrationReport:
+    found = survey(store, timestamp_field, workers, recover=rewrite)
     report = MigrationReport(found, found.table)
     if dry_run:
         return report
     if found.changed:
         report.table = store_table(store, found)
         report.saved = True
-    if rewrite and found.to_rewrite:
-        from ..lease import Lease
-        from ..schedule.run import LEASE_KEY
-
-        # The scheduled run re-archives windows: never both at once on the same archive.
-        lease = Lease(store, LEASE_KEY, "run lease (reconcile schema --rewrite)")
-        with lease.hold(lease_ttl_s, lease_wait_s, renew=True):
-            for window, columns in found.to_rewrite.items():
-                result = rewrite_window(store, window, report.table, run_id, columns, cfg)
-                report.rewritten.append(result)
+    if rewrite:
+        for window, columns in found.to_rewrite.items():
+            result = rewrite_window(store, window, report.table, run_id, columns, cfg)
+            report.rewritten.append(result)
     return report

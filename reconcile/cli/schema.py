@@ -55,8 +55,8 @@ def command(
     the derived schema is stored (compare-and-swap) unless --dry-run. Lists each column whose
     type in some windows differs from the table's. With --rewrite those windows are rewritten
     into the table schema: values that convert losslessly are stored in the column's type,
-    the rest kept verbatim in _extra. Interrupted rewrites are finished or dropped first;
-    the rewrite holds the scheduled run's lease (reconcile run waits or fails meanwhile).
+    the rest kept verbatim in _extra. A rewrite holds the scheduled run's lease (reconcile
+    run waits or fails meanwhile) and first finishes or drops what crashed runs left.
     Exit 3 when windows still differ (run with --rewrite), 0 when every file conforms.
     """
     spec = resolve_job(ctx, job_file, params)
