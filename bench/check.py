@@ -15,6 +15,12 @@ Part 2, moto's S3: smaller archives uploaded to moto, checked while moto's reque
 recorder counts every object request, for several rows-per-file and files-per-hour
 settings: the count must follow files, not rows.
 
+Part 3, Elasticsearch (noida-db, a local server process): the ``indexed`` figure of the same
+``--days`` x 24 windows, from ``--es-docs-per-hour`` documents per hour in daily indexes:
+the requests and seconds of the check's way (one hourly ``date_histogram`` plus the index
+listing) against one ``_count`` per hour. Parts 1 and 2 measure the archive side with
+``check.read_indexed`` off, so their figures stay comparable with earlier runs.
+
 Generated data stays under ``--data`` (default /tmp/reconcile-bench/check), never in the repo.
 """
 
@@ -166,6 +172,7 @@ def spec_for(archive: str) -> Any:
             "archive.uri": (archive, "bench"),
             "expected.load_balancers": ([LB], "bench"),
             "expected.region": ("us-east-1", "bench"),
+            "check.read_indexed": (False, "bench"),
         },
         environ={},
     )
@@ -181,6 +188,53 @@ def run_check(archive: str, start: datetime, end: datetime) -> LocalRun:
     for f in report.findings:
         statuses[f.status] = statuses.get(f.status, 0) + 1
     return LocalRun(round(seconds, 3), report.timings, report.object_requests, statuses)
+
+
+def es_part(days: int, per_hour: int, data: Path, end: datetime) -> dict[str, Any]:
+    """The ``indexed`` figure for ``days`` x 24 windows: one histogram vs one count per hour."""
+    from elasticsearch import Elasticsearch
+
+    from reconcile.check.archived import WindowArchive
+    from reconcile.check.indexed import read_indexed
+    from reconcile.localstack import elasticsearch_server
+    from reconcile.source.config import SourceConfig
+    from reconcile.source.elastic import ElasticSource
+    from reconcile.synth import bulk_index, daily_index, window_docs
+    from reconcile.timewin import windows
+
+    start = end - timedelta(days=days)
+    wins = list(windows(start, end))
+    with elasticsearch_server(data / "es") as url:
+        es = Elasticsearch(url, request_timeout=300)
+        t0 = time.perf_counter()
+        docs = bulk_index(
+            es,
+            (
+                (daily_index("bench-logs-", w.start), d)
+                for w in wins
+                for d in window_docs(w, per_hour, seed=w.start.hour)
+            ),
+        )
+        index_s = time.perf_counter() - t0
+        es.close()
+        src = ElasticSource(SourceConfig(url=url, index="bench-logs-*"))
+        t0 = time.perf_counter()
+        found = read_indexed(src, {w: WindowArchive(w) for w in wins})
+        hist_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        per_hour_counts = [src.count(w) for w in wins]
+        count_s = time.perf_counter() - t0
+    held = sum(v or 0 for v in found.counts.values())
+    assert held == docs == sum(per_hour_counts), (held, docs, sum(per_hour_counts))
+    return {
+        "windows": len(wins),
+        "documents": docs,
+        "index_s": round(index_s, 1),
+        "histogram_requests": found.requests,
+        "histogram_s": round(hist_s, 3),
+        "count_requests": len(wins),
+        "count_s": round(count_s, 3),
+    }
 
 
 def recorded(moto: str, path: Path, bucket: str) -> dict[str, int]:
@@ -342,6 +396,25 @@ def report(res: dict[str, Any]) -> str:
         "times more rows per file leaves the count unchanged; three times the files adds two "
         "GETs per window.",
         "",
+    ]
+    if res.get("es"):
+        e = res["es"]
+        lines += [
+            f"Elasticsearch side (noida-db, a local server process on the same cores): the "
+            f"`indexed` figure for {e['windows']} windows, {e['documents']:,} documents in "
+            f"daily indexes (indexed in {e['index_s']:.0f} s, not measured):",
+            "",
+            "| way | Elasticsearch requests | seconds |",
+            "|---|---:|---:|",
+            f"| the check: index listing + one hourly `date_histogram` | "
+            f"{e['histogram_requests']} | {e['histogram_s']:.3f} |",
+            f"| one `_count` per hour | {e['count_requests']} | {e['count_s']:.3f} |",
+            "",
+            "Both give the same counts (checked). The histogram's cost does not grow with "
+            "the hours (a range over a year is split into yearly requests).",
+        ]
+    lines += [
+        "",
         f"Command: `python -m bench.check{res['args']} --write-docs`; raw figures in "
         f"`{res['results']}`.",
     ]
@@ -374,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet-machine",
         action="store_true",
         help="Nothing else ran on the machine: omit the shared-machine caveat in the report.",
+    )
+    ap.add_argument(
+        "--es-docs-per-hour", type=int, default=10, help="Elasticsearch side; 0 skips it."
     )
     ap.add_argument("--data", type=Path, default=Path("/tmp/reconcile-bench/check"))
     ap.add_argument("--results", type=Path, default=RESULTS)
@@ -433,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"local run {i + 1}: {run.seconds:.2f} s {run.timings}", file=sys.stderr)
             runs.append(run)
         s3 = s3_part(url, recording, args.s3_days, start)
+    es_side = (
+        es_part(args.days, args.es_docs_per_hour, args.data, end) if args.es_docs_per_hour else None
+    )
     res = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
@@ -450,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         "cw_minute_datapoints": args.cw_minute_datapoints,
         "quiet_machine": args.quiet_machine,
         "s3": {"days": args.s3_days, "variants": [asdict(v) for v in s3]},
+        "es": es_side,
     }
     try:
         res["results"] = str(args.results.resolve().relative_to(ROOT))
