@@ -46,8 +46,11 @@ def command(
 ) -> None:
     """Archive what is due, judge the trailing hours and egress, send and resolve alerts.
 
-    Takes a lease in the archive so two runs never overlap. Exit 0: nothing to report;
-    3: gaps or anomalies found (alerts sent); 1: something could not run.
+    Archives the hours that have settled (archive.settle) and are not yet committed, and
+    re-archives committed hours that Elasticsearch now holds more documents for (late
+    logs, within run.recheck_lookback_hours). Takes a lease in the archive so two runs
+    never overlap. Exit 0: nothing to report; 3: gaps or anomalies found (alerts sent);
+    1: something could not run.
     """
     spec = resolve_job(ctx, job_file, params)
     report = run_job(spec, now=parse_time(now, "--now") if now else None, dry_run=dry_run)
@@ -61,7 +64,13 @@ def _print(report: RunReport, fmt: str) -> None:
         click.echo(render([f.as_dict() for f in report.findings], "json", MIXED_COLUMNS), nl=False)
     else:
         if worked:
-            click.echo(render(worked, fmt, ARCHIVE_COLUMNS, title="archive"), nl=False)
+            title = "archive" + (
+                f": {report.archive.rearchived} hour(s) re-archived with "
+                f"{report.archive.late:,} late documents"
+                if report.archive.rearchived
+                else ""
+            )
+            click.echo(render(worked, fmt, ARCHIVE_COLUMNS, title=title), nl=False)
         shown = report.problems if fmt == "table" else report.findings
         title = f"{len(report.findings)} findings, {len(report.problems)} to report"
         click.echo(render([f.as_dict() for f in shown], fmt, MIXED_COLUMNS, title=title), nl=False)
