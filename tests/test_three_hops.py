@@ -24,6 +24,7 @@ from tests.alerts.conftest import SECRET
 from tests.alerts.receivers import Receiver
 from tests.archive.conftest import gen, load, manifest, read_rows, spec_for
 from tests.check.helpers import counting_proxy
+from tests.faultproxy import Rule, fault_proxy
 from tests.servers import free_port
 
 #: Two days ago: CloudWatch still has one-minute data, and the hours are long closed.
@@ -272,6 +273,18 @@ def test_indexed_counts_cost_a_handful_of_requests_for_many_windows(
     assert report.indexed_requests == 2 and report.indexed_method == "date_histogram"
     assert proxy.total <= 4  # mappings + one histogram (+ ILM explain, refused by noida-db)
     assert by_window(report.findings)[H10].indexed == 20
+
+
+def test_a_server_that_cannot_aggregate_is_counted_hour_by_hour(
+    es: Any, es_url: str, index_prefix: str, tmp_path: Path, lb: str
+) -> None:
+    load(es, f"{index_prefix}{DAY:%Y.%m.%d}", gen(H10, 20))
+    with fault_proxy(es_url) as proxy:
+        proxy.add(Rule("status", path="/_search", status=400))  # the histogram is refused
+        spec = job(proxy.url, index_prefix, str(tmp_path / "a"), lb)
+        report = check(spec, H10.start, hour(13).end, now=after(hour(13), 60))
+    assert report.indexed_method == "count" and report.indexed_requests == 2 + 4
+    assert [f.indexed for f in report.findings] == [20, 0, 0, 0]
 
 
 def test_check_fails_loudly_when_elasticsearch_cannot_be_read(tmp_path: Path, lb: str) -> None:

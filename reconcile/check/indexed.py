@@ -64,7 +64,7 @@ def read_indexed(
     out.requests, out.method = hourly.requests + 1, hourly.method
     earliest = hourly.earliest
     for w in wins:
-        note = _gone(archives[w], existing, earliest, w)
+        note = _gone(archives[w], existing, earliest, w, hourly.horizon_known)
         out.counts[w] = None if note else hourly.get(w)
         if note:
             out.notes[w] = note
@@ -72,7 +72,11 @@ def read_indexed(
 
 
 def _gone(
-    archive: WindowArchive, existing: set[str], earliest: datetime | None, window: Window
+    archive: WindowArchive,
+    existing: set[str],
+    earliest: datetime | None,
+    window: Window,
+    horizon_known: bool = True,
 ) -> str | None:
     """Why Elasticsearch cannot say what it held for the window, if it cannot."""
     recorded = archive.manifest.indices if archive.manifest else []
@@ -81,7 +85,7 @@ def _gone(
         return f"index {', '.join(deleted)} was deleted after the commit"
     if not existing:
         return "no index of the pattern exists"
-    if earliest is None or window.end <= earliest:
+    if horizon_known and (earliest is None or window.end <= earliest):
         held = f"since {iso(earliest)}" if earliest else "nothing"
         return f"Elasticsearch holds documents of the pattern {held} only (retention)"
     return None

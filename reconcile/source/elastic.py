@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class HourlyCounts:
     counts: dict[int, int] = field(default_factory=dict)
     earliest_ms: int | None = None
     """The oldest timestamp the pattern still holds (before it, everything was deleted)."""
+    horizon_known: bool = True
+    """False when counted hour by hour: the oldest timestamp was not asked."""
     requests: int = 0
     method: str = "date_histogram"
     """``date_histogram`` (one request per range) or ``count`` (one per hour)."""
@@ -64,8 +67,8 @@ class HourlyCounts:
 
 
 def _cannot_aggregate(exc: SourceError) -> bool:
-    text = str(exc).lower()
-    return "aggregation" in text or "unknown" in text or "not supported" in text
+    """The server refused the request's shape (a stand-in or a restricted endpoint)."""
+    return re.search(r"answered (400|405|501)\b", str(exc)) is not None
 
 
 class PitExpired(SourceError):
@@ -264,6 +267,7 @@ class ElasticSource:
     def _histogram(self, lo: int, hi: int, out: HourlyCounts) -> None:
         ts = self.cfg.timestamp_field
         in_range = {"range": {ts: {"gte": lo, "lt": hi, "format": "epoch_millis"}}}
+        out.requests += 1  # counted when sent, answered or not
         resp = self.call(
             "hourly counts",
             self.es.search,
@@ -293,7 +297,6 @@ class ElasticSource:
             allow_no_indices=True,
             ignore_unavailable=True,
         )
-        out.requests += 1
         aggs = resp.get("aggregations")
         if not aggs or "window" not in aggs:
             if int(resp.get("_shards", {}).get("total", 0)) == 0:
@@ -314,6 +317,7 @@ class ElasticSource:
             out.counts[ms] = self.count(window)
             out.requests += 1
         out.method = "count"
+        out.horizon_known = False
 
     def ilm(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """``_ilm/explain`` of the pattern and the policies it names; ``None`` without ILM.
