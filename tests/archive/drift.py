@@ -14,6 +14,7 @@ has ``region``; each later day makes one change (each day's index is created tha
 from __future__ import annotations
 
 import copy
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from reconcile.sqlfiles import athena_type
 from reconcile.storage import ObjectStore
 from reconcile.timewin import Window, parse_time
 from tests.archive.conftest import load
@@ -141,3 +143,19 @@ def assert_every_value_kept(rows: list[dict[str, Any]], docs: list[dict[str, Any
                 assert extra[name] == value, (d["doc"], name, extra[name], value)
             else:
                 assert _same(row[name], value), (d["doc"], name, row[name], value)
+
+
+def ddl_columns(ddl: str) -> dict[str, str]:
+    """``name -> type`` of the column lines of a printed CREATE TABLE."""
+    body = ddl[ddl.index("(") : ddl.index("PARTITIONED BY")]
+    return dict(re.findall(r"^  `((?:[^`]|``)+)` (.+?),?$", body, flags=re.M))
+
+
+def assert_files_fit_ddl(store: ObjectStore, ddl: str) -> int:
+    """Every committed file's every column has the DDL's Athena type; returns files read."""
+    declared = ddl_columns(ddl)
+    keys = committed_files(store)
+    for key in keys:
+        for f in read_file(store, key).schema:
+            assert athena_type(f.type) == declared[f.name], (key, f.name, f.type)
+    return len(keys)

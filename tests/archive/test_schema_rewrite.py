@@ -27,6 +27,7 @@ from tests.archive.conftest import manifest, spec_for, staging_keys
 from tests.archive.drift import (
     NOW,
     assert_every_value_kept,
+    assert_files_fit_ddl,
     committed_files,
     create_day,
     day_window,
@@ -137,6 +138,9 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
     assert status[0]["windows"] == DAYS - 1 and status[0]["first"] == day_window(1).label
     assert {r["column"] for r in rows} >= {"status", "client"}
     assert load_table(store) is None
+    old_ddl = CliRunner().invoke(cli, ["sql", "ddl", "--archive", archive_uri])
+    assert old_ddl.exit_code == 0 and "`status` bigint" in old_ddl.stdout  # derived, not stored
+    assert "until reconcile schema --rewrite" in old_ddl.stderr
     found = survey(store, "@timestamp")
     assert len(found.to_rewrite) == DAYS - 1 and len(found.files) > 3 * DAYS
 
@@ -162,6 +166,9 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
     every_window_consistent(store)
     code, rows, err = schema_cmd(archive_uri)
     assert (code, rows) == (0, []), err
+    ddl = CliRunner().invoke(cli, ["sql", "ddl", "--archive", archive_uri])
+    assert ddl.exit_code == 0, ddl.stderr
+    assert assert_files_fit_ddl(store, ddl.stdout.split(";\n")[0]) == len(found.files)
 
     # Every committed file is in the table's types; every value converted or in _extra.
     want = load_table(store).arrow  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ from tests.archive.drift import (
     CHANGES,
     NOW,
     assert_every_value_kept,
+    assert_files_fit_ddl,
     committed_files,
     create_day,
     day_window,
@@ -120,6 +121,7 @@ def test_drifting_mappings_stay_one_table(
     assert "`client` struct<ip:string,port:bigint>" in ddl and "`user` string" in ddl
     assert "'projection.dt.range' = '2026-10-05,NOW'" in ddl
     assert sqlglot.parse_one(ddl, read="athena").key == "create"
+    assert assert_files_fit_ddl(store, ddl) == len(CHANGES)  # every file, the DDL's types
 
     # The archive conforms: reconcile schema finds nothing to rewrite.
     result = CliRunner().invoke(cli, ["schema", "--archive", archive_uri, "--format", "json"])
