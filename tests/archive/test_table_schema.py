@@ -17,7 +17,7 @@ from reconcile.archive.table import TABLE_KEY, TableSchema, absorb, load_table, 
 from reconcile.check.views import archive_dataset
 from reconcile.cli import cli
 from reconcile.engines.duckdb import DuckDBEngine
-from reconcile.storage import ObjectStore, open_store
+from reconcile.storage import ObjectStore
 from tests.archive.conftest import manifest, spec_for
 from tests.archive.drift import (
     CHANGES,
@@ -129,9 +129,9 @@ def test_drifting_mappings_stay_one_table(
     assert result.stdout == ""
 
 
-def test_two_writers_evolving_the_table_lose_nothing(tmp_path: Any) -> None:
-    """Concurrent conditional writes: every column either writer added is in the table."""
-    store = open_store(str(tmp_path / "a"))
+def test_two_writers_evolving_the_table_lose_nothing(store: ObjectStore) -> None:
+    """Concurrent conditional writes (S3 If-Match / local flock): every column any writer
+    added is in the table."""
     barrier = threading.Barrier(8)
 
     def add(i: int) -> None:
