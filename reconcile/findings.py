@@ -44,17 +44,16 @@ HOP_WORDS = {
 QUIET = frozenset({"ok", "pending"})
 
 
+#: The three hops' figures of a log-flow finding, in the order every table shows them.
+LOGFLOW_FIGURES = ["expected", "indexed", "archived", "hop", "ratio"]
+
 #: Columns of a findings table that mixes log flow and egress (run, demo).
 MIXED_COLUMNS = [
     "window_start",
     "kind",
     "resource",
     "status",
-    "expected",
-    "indexed",
-    "archived",
-    "hop",
-    "ratio",
+    *LOGFLOW_FIGURES,
     "bytes",
     "baseline",
     "message",

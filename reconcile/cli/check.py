@@ -8,6 +8,7 @@ import click
 
 from ..check.run import CheckReport, check
 from ..expected.alb_logs import with_load_balancers
+from ..findings import LOGFLOW_FIGURES
 from ..job import load_job
 from ..render import render
 from ..timewin import parse_time
@@ -91,28 +92,14 @@ CHECK_SETTINGS = [
     Setting("--athena-output", "check.athena_output_location", "s3:// prefix for Athena results."),
 ]
 
-TABLE_COLUMNS = [
-    "window_start",
-    "status",
-    "expected",
-    "indexed",
-    "archived",
-    "hop",
-    "ratio",
-    "baseline",
-    "message",
-]
+TABLE_COLUMNS = ["window_start", "status", *LOGFLOW_FIGURES, "baseline", "message"]
 CSV_COLUMNS = [
     "job",
     "kind",
     "resource",
     "window_start",
     "status",
-    "expected",
-    "indexed",
-    "archived",
-    "hop",
-    "ratio",
+    *LOGFLOW_FIGURES,
     "baseline",
     "threshold",
     "message",
