@@ -219,6 +219,26 @@ class DdlTable:
     to_rewrite: dict[Window, list[str]] = field(default_factory=dict)
 
 
+def seed_table(store: ObjectStore, timestamp_field: str, workers: int = 16) -> TableSchema | None:
+    """The first table schema of an archive that has committed windows but none yet (the
+    first run after an upgrade): derived from every committed file, so the types its
+    history established stay. None when there is nothing committed."""
+    found = survey(store, timestamp_field, workers, recover=False)
+    if not found.files:
+        return None
+    log.info(
+        "the archive has no table schema yet: deriving it from %d committed file(s) of %d "
+        "window(s); %d window(s) differ from it (reconcile schema --rewrite)",
+        len(found.files),
+        len(found.windows),
+        len(found.to_rewrite),
+    )
+    try:
+        return store_table(store, found)
+    except ReconcileError:
+        return load_table(store)  # another writer stored one first
+
+
 def store_table(store: ObjectStore, found: Survey) -> TableSchema:
     """Save the derived table schema (compare-and-swap against the one surveyed)."""
     if not found.changed:

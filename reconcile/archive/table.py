@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -219,12 +219,23 @@ def save_table(store: ObjectStore, table: TableSchema, base: TableSchema | None)
 
 
 def absorb(
-    store: ObjectStore, incoming: Mapping[str, FieldType], timestamp_field: str, by: str
+    store: ObjectStore,
+    incoming: Mapping[str, FieldType],
+    timestamp_field: str,
+    by: str,
+    seed: Callable[[], TableSchema | None] | None = None,
 ) -> tuple[TableSchema, Evolution]:
     """Evolve the stored table schema with ``incoming`` (compare-and-swap, retried on a
-    lost race); returns the table the caller must write under, and the evolution."""
+    lost race); returns the table the caller must write under, and the evolution.
+
+    ``seed`` is called once when there is no table schema yet, to store a first one (from
+    the archive's committed files) before ``incoming`` is absorbed."""
     for _ in range(CAS_ATTEMPTS):
         current = load_table(store)
+        if current is None and seed is not None:
+            first, seed = seed, None
+            if first() is not None:
+                continue
         base = current or TableSchema(timestamp_field)
         if base.timestamp_field != timestamp_field:
             raise ConfigError(
@@ -251,7 +262,10 @@ def absorb(
 
 def conform_window(store: ObjectStore, window: WindowSchema, by: str) -> WindowSchema:
     """The schema ``window``'s files are written in: the table's, evolved first if needed."""
-    table, evo = absorb(store, window.columns, window.timestamp_field, by)
+    from .rewrite import seed_table
+
+    ts = window.timestamp_field
+    table, evo = absorb(store, window.columns, ts, by, seed=lambda: seed_table(store, ts))
     for d in evo.drift:
         log.warning(
             "%s: field %s is %s in this window's mapping but %s in the archive's table; "

@@ -129,8 +129,11 @@ def _same(got: Any, want: Any) -> bool:
     return got == want
 
 
-def assert_every_value_kept(rows: list[dict[str, Any]], docs: list[dict[str, Any]]) -> None:
-    """Each document is one row, every field converted in its column or verbatim in _extra."""
+def assert_every_value_kept(
+    rows: list[dict[str, Any]], docs: list[dict[str, Any]], json_text: bool = False
+) -> None:
+    """Each document is one row, every field converted in its column or verbatim in _extra
+    (with ``json_text``, an object may also be JSON text in a string column)."""
     by_doc = {r["doc"]: r for r in rows}
     assert len(by_doc) == len(rows) == len(docs)
     for d in docs:
@@ -141,6 +144,8 @@ def assert_every_value_kept(rows: list[dict[str, Any]], docs: list[dict[str, Any
                 continue
             if name in extra:
                 assert extra[name] == value, (d["doc"], name, extra[name], value)
+            elif json_text and isinstance(value, dict) and isinstance(row[name], str):
+                assert orjson.loads(row[name]) == value, (d["doc"], name, row[name])
             else:
                 assert _same(row[name], value), (d["doc"], name, row[name], value)
 

@@ -15,9 +15,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from reconcile.archive import run
 from reconcile.archive.rewrite import survey
 from reconcile.archive.run import Archiver
-from reconcile.archive.table import SCHEMA_DIR, load_table
+from reconcile.archive.table import load_table
 from reconcile.check.archived import ArchiveReader
 from reconcile.check.views import archive_dataset
 from reconcile.cli import cli
@@ -38,16 +39,19 @@ DAYS, N = 5, 100
 SLICED = {"source.slices": 8, "source.slice_min_docs": 10}  # a file per slice
 
 
-def old_archive(es: Any, es_url: str, prefix: str, uri: str, store: ObjectStore) -> list[Any]:
-    """Each day archived in its own run by a tool without a table schema: every window's
-    files have that window's own types (the table schema is removed after each run)."""
-    docs = []
-    for day in range(DAYS):
-        docs += create_day(es, prefix, day, N)
-        spec = spec_for(es_url, prefix, uri, **SLICED)
-        result = Archiver(spec).archive_window(day_window(day), now=NOW)
-        assert result.status == "archived" and result.rows == N, result.message
-        store.delete([o.key for o in store.list(f"{SCHEMA_DIR}/")])
+def old_archive(
+    es: Any, es_url: str, prefix: str, uri: str, monkeypatch: pytest.MonkeyPatch
+) -> list[Any]:
+    """Each day archived in its own run by the archiver as it was before the table schema:
+    every window's files have that window's own types."""
+    with monkeypatch.context() as m:
+        m.setattr(run, "conform_window", lambda store, schema, by: schema)
+        docs = []
+        for day in range(DAYS):
+            docs += create_day(es, prefix, day, N)
+            spec = spec_for(es_url, prefix, uri, **SLICED)
+            result = Archiver(spec).archive_window(day_window(day), now=NOW)
+            assert result.status == "archived" and result.rows == N, result.message
     return docs
 
 
@@ -127,7 +131,7 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
     kill_at: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    docs = old_archive(es, es_url, index_prefix, archive_uri, store)
+    docs = old_archive(es, es_url, index_prefix, archive_uri, monkeypatch)
     assert load_table(store) is None
 
     # Derived from the files, oldest window first; the drift is listed, nothing written.
@@ -148,12 +152,6 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
     staged = kill_when(proc, store, kill_at)
     assert proc.returncode == -signal.SIGKILL and staged
     every_window_consistent(store)  # old or new files, never a mix that counts wrong
-    print(
-        "DEBUG staged",
-        staged,
-        staging_keys(store)[-3:],
-        [bool(manifest(store, day_window(d)).schema.get("rewritten")) for d in range(DAYS)],
-    )
     table = load_table(store)
     assert table is not None  # stored before the first window was rewritten
 
@@ -177,7 +175,9 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
         data = read_file(store, key)
         assert all(want.field(f.name).type == f.type for f in data.schema), key
         everything += data.to_pylist()
-    assert_every_value_kept(everything, docs)
+    # The old archiver wrote objects that met a string column as JSON text: same type, nothing
+    # lost, so the rewrite leaves them.
+    assert_every_value_kept(everything, docs, json_text=True)
     for day in range(1, DAYS):
         m = manifest(store, day_window(day))
         assert m is not None and m.extra_counts.get("status") == N // 2
@@ -190,3 +190,31 @@ def test_rewrite_of_an_old_mixed_archive_survives_kill_9(
     assert [(g["n"], g["s"], g["t"]) for g in got] == [(N, N, "BIGINT")] + [
         (N, N // 2, "BIGINT")
     ] * (DAYS - 1)
+
+
+def test_first_run_after_the_upgrade_keeps_the_types_history_established(
+    es: Any,
+    es_url: str,
+    index_prefix: str,
+    archive_uri: str,
+    store: ObjectStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old_archive(es, es_url, index_prefix, archive_uri, monkeypatch)  # status int, then string
+    assert load_table(store) is None
+    docs = create_day(es, index_prefix, DAYS, N)  # still keyword
+
+    result = Archiver(spec_for(es_url, index_prefix, archive_uri)).archive_window(
+        day_window(DAYS), now=NOW
+    )
+
+    assert result.status == "archived" and result.rows == N
+    table = load_table(store)
+    assert table is not None and table.columns["status"].describe() == "int"  # day 0's type
+    assert "derived from committed files" in table.history[0]["by"]
+    m = manifest(store, day_window(DAYS))
+    assert m is not None and m.extra_counts["status"] == N // 2
+    assert m.table_schema_version == 2 and table.history[1]["added"] == {"trace": "string"}
+    assert len(survey(store, "@timestamp").to_rewrite) == DAYS - 1  # the old ones, not the new
+    new = [k for k in committed_files(store) if k.startswith(day_window(DAYS).partition)]
+    assert_every_value_kept([r for k in new for r in read_file(store, k).to_pylist()], docs)
