@@ -25,6 +25,8 @@ import orjson
 
 from . import __version__
 from .findings import EGRESS, HOP_WORDS, LOGFLOW, Finding
+from .present import fmt_bytes as _fmt_bytes
+from .present import fmt_count, fmt_pct
 from .results import read_results_file, results_key
 from .storage import ObjectStore
 from .timewin import HOUR, floor_hour, windows
@@ -111,37 +113,9 @@ def finding_from_row(row: dict[str, Any], kind: str) -> Finding:
 # --- number formatting ------------------------------------------------------------------
 
 
-def sig3(v: float) -> str:
-    """Three significant digits without exponent notation: ``9.37``, ``93.7``, ``937``, ``1024``."""
-    a = abs(v)
-    if a >= 99.95 or a == int(a):
-        return f"{v:.0f}"
-    return f"{v:.1f}" if a >= 9.995 else f"{v:.2f}".rstrip("0").rstrip(".")
-
-
-def fmt_count(v: float) -> str:
-    """``950``, ``12.5k``, ``3.2M``: short counts for axes and callouts."""
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= div:
-            return f"{sig3(v / div)}{suffix}"
-    return sig3(v)
-
-
 def fmt_bytes(v: float | None) -> str:
-    """Binary units: ``512 B``, ``3.4 GiB``."""
-    if v is None:
-        return ""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    k = 0
-    while abs(v) >= 1024 and k < len(units) - 1:
-        v /= 1024
-        k += 1
-    return f"{sig3(v)} {units[k]}"
-
-
-def fmt_pct(v: float) -> str:
-    """A ratio as a percentage: ``96.5%``, ``100%``, ``0.05%``."""
-    return f"{sig3(v * 100)}%"
+    """:func:`reconcile.present.fmt_bytes`, blank when unknown (a table cell)."""
+    return _fmt_bytes(v, missing="")
 
 
 def _esc(value: object) -> str:

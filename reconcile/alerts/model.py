@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..findings import EGRESS, HOP_INGEST, HOP_WORDS, LOGFLOW, Finding, iso
+from ..present import fmt_bytes, fmt_hour, fmt_int
+from ..present import fmt_pct as fmt_ratio
 from ..timewin import HOUR, parse_time
 
 #: Statuses grouped into one incident when consecutive (a gap that becomes "missing" is one loss).
@@ -462,29 +464,6 @@ class Notification:
 
 
 # -- words --------------------------------------------------------------------------------
-
-
-def fmt_int(n: int | None) -> str:
-    return "?" if n is None else f"{n:,}"
-
-
-def fmt_ratio(r: float | None) -> str:
-    return "?" if r is None else f"{r:.1%}"
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if abs(value) < 1000 or unit == "PB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{value:,.1f} PB"  # pragma: no cover
-
-
-def fmt_hour(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def fmt_span(inc: Incident) -> str:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ReconcileError
+from ..present import fmt_bytes
 from ..timewin import HOUR, floor_hour
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def endpoint_callout(
     """The S3/DynamoDB-through-NAT sentence for ``gateway_endpoint_avoided`` rows, or ``""``."""
     if not avoided:
         return ""
-    fmt = fmt or human_bytes
+    fmt = fmt or fmt_bytes
     parts = [
         f"{a['service']} ({fmt(a['bytes'])}, {a['share']:.0%} of the flow-logged bytes)"
         for a in avoided
@@ -237,7 +238,7 @@ class TopTalker:
 
     def describe(self, fmt: Callable[[float], str] | None = None) -> str:
         """``10.0.3.17 (60.0 GiB) → 52.216.8.1 (S3, 50.0 GiB)``."""
-        fmt = fmt or human_bytes
+        fmt = fmt or fmt_bytes
         parts = []
         if self.source:
             parts.append(f"{self.source.talker} ({fmt(self.source.bytes)})")
@@ -274,14 +275,6 @@ def top_talker(detail: Mapping[str, Any] | None) -> TopTalker | None:
     if source is None and destination is None and not avoided:
         return None
     return TopTalker(source, destination, avoided)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def hours_to_read(start: datetime, end: datetime, late: int = LATE_HOURS) -> list[datetime]:

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import ConfigError, ReconcileError
 from ..findings import EGRESS, Finding, problems
 from ..job import JobSpec
+from ..present import fmt_bytes
 from ..results import write_findings
 from ..storage import open_store
 from ..timewin import utcnow
@@ -25,7 +26,6 @@ from .config import EgressConfig, MaintenanceWindow
 from .detect import WEEK, Judgement, Params, judge_series
 from .flowlogs import (
     DrillDown,
-    human_bytes,
     lookup_interfaces,
     missing_fields_note,
     top_talkers,
@@ -121,7 +121,7 @@ def period_starts(start: datetime, end: datetime, period: timedelta) -> list[dat
 def _amount(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    return human_bytes(value) if unit == "Bytes" else f"{value:,.0f} packets"
+    return fmt_bytes(value) if unit == "Bytes" else f"{value:,.0f} packets"
 
 
 def _message(gw: str, cfg: EgressConfig, j: Judgement, label: str) -> str:
@@ -198,11 +198,11 @@ def _with_drilldown(f: Finding, dd: DrillDown) -> Finding:
     extra = []
     if dd.sources:
         top = dd.sources[0]
-        extra.append(f"top source {top.talker} ({human_bytes(top.bytes)})")
+        extra.append(f"top source {top.talker} ({fmt_bytes(top.bytes)})")
     if dd.destinations:
         top = dd.destinations[0]
         svc = f", {top.aws_service}" if top.aws_service else ""
-        extra.append(f"top destination {top.talker} ({human_bytes(top.bytes)}{svc})")
+        extra.append(f"top destination {top.talker} ({fmt_bytes(top.bytes)}{svc})")
     callout = dd.callout()
     if callout:
         extra.append(callout)

@@ -47,7 +47,7 @@ def test_webhook_is_signed_per_standard_webhooks(tmp_path: Path, receiver: Recei
         "2026-11-20T02:00:00Z",
         "2026-11-20T03:00:00Z",
     ]
-    assert "1,800 of 2,000 requests archived (90.0%)" in data["summary"]
+    assert "1,800 of 2,000 requests archived (90%)" in data["summary"]
 
 
 def test_tampered_or_wrong_secret_fails_verification(tmp_path: Path) -> None:

@@ -65,10 +65,10 @@ def test_loss_summary_says_what_how_much_how_long_since_when() -> None:
     text = inc.summary()
     assert "[hub]" in text and "app/hub/abc123" in text
     assert "2 hours since 2026-11-20 02:00 UTC" in text
-    assert "2,400 of 3,000 requests archived (80.0%)" in text
+    assert "2,400 of 3,000 requests archived (80%)" in text
     assert "600 missing" in text
     desc = inc.description()
-    assert "2026-11-20 03:00 gap: 1,500 archived / 2,000 expected (75.0%)" in desc
+    assert "2026-11-20 03:00 gap: 1,500 archived / 2,000 expected (75%)" in desc
     assert "reconcile backfill" in desc and "--from 2026-11-20T02 --to 2026-11-20T04" in desc
     assert inc.severity == "critical"
     assert inc.labels({"team": "sre"}) == {
@@ -94,10 +94,10 @@ def test_egress_summary_names_bytes_baseline_and_top_talker() -> None:
     inc = group(alerts(eg(2, "spike", 5_000_000_000), eg(3, "spike", 3_000_000_000)), hour(9))[0]
     text = inc.summary()
     assert "egress spike on nat-0abc" in text
-    assert "peak 5.0 GB/h at 2026-11-20 02:00 UTC vs baseline 120.0 MB" in text
-    assert "threshold 1.0 GB" in text and "8.0 GB in all" in text
-    assert "10.0.1.23 (4.8 GB) → 203.0.113.9 (4.8 GB)" in text
-    assert inc.public()["top_talker"] == "10.0.1.23 (4.8 GB) → 203.0.113.9 (4.8 GB)"
+    assert "peak 4.66 GiB/h at 2026-11-20 02:00 UTC vs baseline 114 MiB" in text
+    assert "threshold 954 MiB" in text and "7.45 GiB in all" in text
+    assert "10.0.1.23 (4.47 GiB) → 203.0.113.9 (4.47 GiB)" in text
+    assert inc.public()["top_talker"] == "10.0.1.23 (4.47 GiB) → 203.0.113.9 (4.47 GiB)"
     assert "reconcile egress" in inc.next_step() and "--nat-gateway nat-0abc" in inc.next_step()
 
 

@@ -72,7 +72,7 @@ def test_backfill_recheck_resolves_once() -> None:
     inc = sent[0].incident
     assert inc.resolution == "reconciled" and inc.hours == 3
     assert inc.summary().startswith("[hub] log loss on app/hub/abc123, 3 h from")
-    assert "3,000 of 3,000 requests archived (100.0%)" in inc.summary()
+    assert "3,000 of 3,000 requests archived (100%)" in inc.summary()
     # Resolved is sent once.
     sent, suppressed = run(state, [lf(2, "ok"), lf(3, "ok"), lf(4, "ok")], hour(8))
     assert sent == [] and suppressed == []
@@ -101,7 +101,7 @@ def test_spike_first_seen_after_it_ended_is_still_reported_then_resolved() -> No
     sent, _ = run(state, [eg(2, "spike"), eg(3, "ok")], hour(5))
     assert [n.action for n in sent] == ["firing"]
     first = sent[0].incident.summary()  # states the peak, not the recovery hour's figures
-    assert "already over" in first and "peak 5.0 GB/h at 2026-11-20 02:00 UTC" in first
+    assert "already over" in first and "peak 4.66 GiB/h at 2026-11-20 02:00 UTC" in first
     assert "Back to normal at 2026-11-20 03:00 UTC" in first
     sent, _ = run(state, [eg(4, "ok")], hour(6))
     assert [n.action for n in sent] == ["resolved"]

@@ -29,7 +29,7 @@ def test_slack_message_is_readable_with_fallback_text(tmp_path: Path, receiver: 
         "emoji": True,
     }
     fields = [f["text"] for f in blocks[2]["fields"]]
-    assert "*Top talker*\n10.0.1.23 (4.8 GB) → 203.0.113.9 (4.8 GB)" in fields
+    assert "*Top talker*\n10.0.1.23 (4.47 GiB) → 203.0.113.9 (4.47 GiB)" in fields
     assert "*Hours*\n2" in fields and len(fields) <= 10
     assert all(len(f) <= 2000 for f in fields) and len(blocks[0]["text"]["text"]) <= 150
     assert "reconcile egress" in blocks[3]["text"]["text"]

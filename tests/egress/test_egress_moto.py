@@ -54,7 +54,7 @@ def test_static_threshold(cloudwatch: Any, region: str, hour: datetime, now: dat
     # 1.6x is below the seasonal layer's doubling, above the static 25 GiB.
     assert spike.status == "spike" and spike.detail["crossed"] == ["static"]
     assert spike.threshold == 25 * GIB and spike.bytes is not None and spike.bytes > 30 * GIB
-    assert "above the static threshold of 25.0 GiB" in spike.message
+    assert "above the static threshold of 25 GiB" in spike.message
     assert [f.status for s, f in found.items() if s != t] == ["ok"] * 5
     assert report.problems == [spike]
 
@@ -202,7 +202,7 @@ def test_drilldown_names_s3_through_nat_and_stores_results(
     }  # fmt: skip
     assert [a["service"] for a in dd["gateway_endpoint_avoided"]] == ["S3", "DynamoDB"]
     assert dd["gateway_endpoint_avoided"][0]["share"] == pytest.approx(60 / 79, abs=1e-3)
-    assert "Top source 10.0.3.17 (60.0 GiB); top destination 52.216.8.1" in spike.message
+    assert "Top source 10.0.3.17 (60 GiB); top destination 52.216.8.1" in spike.message
     assert "S3 and DynamoDB gateway VPC endpoints would carry it" in spike.message
 
     stored = read_results(open_store(results), "egress")
@@ -235,4 +235,4 @@ def test_drilldown_from_v2_flow_logs_says_what_is_missing(
     assert "--log-format '${version}" in spike.message
     talker = top_talker(spike.detail)
     assert talker is not None
-    assert talker.describe() == "10.0.3.17 (50.0 GiB) → 52.216.8.1 (50.0 GiB)"
+    assert talker.describe() == "10.0.3.17 (50 GiB) → 52.216.8.1 (50 GiB)"

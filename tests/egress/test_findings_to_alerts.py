@@ -37,8 +37,8 @@ pytestmark = pytest.mark.integration
 
 ROUTING = "0123456789abcdef0123456789abcdef"
 HOST = "10.0.3.17"
-TOP_TALKER = f"{HOST} (64.4 GB) → 52.216.8.1 (S3, 53.7 GB)"
-S3_NOTE = "S3 (64.4 GB, 81% of the flow-logged bytes) goes through the NAT gateway"
+TOP_TALKER = f"{HOST} (60 GiB) → 52.216.8.1 (S3, 50 GiB)"
+S3_NOTE = "S3 (60 GiB, 81% of the flow-logged bytes) goes through the NAT gateway"
 
 
 def spike_findings(
@@ -179,7 +179,7 @@ def test_spike_seen_late_states_its_peak_then_resolves(
 
 
 def spike_gb(findings: list[Finding], t: datetime) -> str:
-    from reconcile.alerts.model import fmt_bytes
+    from reconcile.present import fmt_bytes
 
     (spike,) = [f for f in findings if f.window_start == t and f.is_problem]
     return fmt_bytes(spike.bytes)

@@ -105,7 +105,7 @@ def test_top_talkers_in_duckdb_both_directions(tmp_path: Path) -> None:
     ]
     assert out.endpoint_avoidance() == [{"service": "S3", "bytes": int(5 * GIB), "share": 0.625}]
     assert out.callout().startswith(
-        "traffic to S3 (5.0 GiB, 62% of the flow-logged bytes) goes through the NAT gateway"
+        "traffic to S3 (5 GiB, 62% of the flow-logged bytes) goes through the NAT gateway"
     )
     assert "an S3 gateway VPC endpoint" in out.callout()
     replies = top_talkers(store, ENI, H, end, direction="in", limit=1)
