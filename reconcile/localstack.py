@@ -1,6 +1,7 @@
 """The embedded local stack: real servers on loopback, for the demo and the tests.
 
 - Elasticsearch: ``noida-db`` (wire-compatible, from PyPI), ``--only elasticsearch``.
+- OpenSearch: ``osmem-server`` (in-memory, OpenSearch 3 compatible, from PyPI).
 - S3, CloudWatch, Athena: moto's server.
 
 Each server runs in its own process group on a free port and is stopped as a group, so
@@ -25,6 +26,7 @@ from pathlib import Path
 from .errors import ReconcileError
 
 NOIDA_VERSION = "0.2.3"
+OSMEM_VERSION = "0.1.6"
 
 
 def free_port() -> int:
@@ -121,6 +123,42 @@ def elasticsearch_server(workdir: Path | None = None) -> Iterator[str]:
             wait_http(url, 60, proc, log)
             yield url
         finally:
+            stop_group(proc)
+
+
+@contextmanager
+def opensearch_server(workdir: Path | None = None) -> Iterator[str]:
+    """osmem-server (in-memory OpenSearch 3) on a free port; yields its URL.
+
+    The bundled binary runs in its own process group with a pipe as its stdin: it exits
+    when the pipe closes (this process gone, whatever the way) and is also stopped as a
+    group, like the other servers.
+    """
+    try:
+        from osmem_server import resolve_binary
+    except ImportError as exc:
+        raise ReconcileError("osmem-server is not installed: pip install -e '.[test]'") from exc
+    with _workdir(workdir) as wd:
+        port = free_port()
+        log = wd / "osmem.log"
+        cmd = [resolve_binary(), "--addr", f"127.0.0.1:{port}", "--no-ja"]
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,
+                start_new_session=True,
+                cwd=wd,
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(url, 60, proc, log)
+            yield url
+        finally:
+            if proc.stdin is not None:
+                with suppress(OSError):
+                    proc.stdin.close()
             stop_group(proc)
 
 

@@ -38,5 +38,5 @@ def setup_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Chatty HTTP clients: their retries are reported by our own retry logging.
-    for noisy in ("elastic_transport", "botocore", "urllib3", "boto3", "s3transfer"):
+    for noisy in ("elastic_transport", "opensearch", "botocore", "urllib3", "boto3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

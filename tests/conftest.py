@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.servers import elasticsearch_server, moto_server
+from tests.servers import (
+    OpenSearchTestClient,
+    elasticsearch_server,
+    moto_server,
+    opensearch_server,
+)
 
 # Never let a test reach real AWS, whatever the developer's environment holds.
 for _var in (
@@ -33,22 +38,48 @@ for _var in [v for v in os.environ if v.startswith("RECONCILE_")]:
     os.environ.pop(_var)
 
 
+#: The local servers a source test can run against (``server`` fixture values).
+SERVERS = ("noida", "osmem")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_servers`` run once per server: noida-db (Elasticsearch API) and
+    osmem-server (OpenSearch API); every other test that needs a server gets noida-db."""
+    if "server" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_servers"):
+        metafunc.parametrize("server", SERVERS, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Elasticsearch when ES_URL is set, otherwise a local noida-db."""
-    external = os.environ.get("ES_URL")
+def server(request: pytest.FixtureRequest) -> str:
+    """Which local server backs ``es_url``: ``noida`` unless parametrised."""
+    return str(getattr(request, "param", "noida"))
+
+
+@pytest.fixture(scope="session")
+def es_url(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The source under test: Elasticsearch (ES_URL, else noida-db) or OpenSearch (OS_URL,
+    else osmem-server)."""
+    external = os.environ.get("ES_URL" if server == "noida" else "OS_URL")
     if external:
         yield external
+        return
+    if server == "osmem":
+        with opensearch_server(tmp_path_factory.mktemp("os")) as url:
+            yield url
         return
     with elasticsearch_server(tmp_path_factory.mktemp("es")) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
-def es(es_url: str) -> Any:
-    from elasticsearch import Elasticsearch
+def es(server: str, es_url: str) -> Any:
+    """A client of ``es_url`` for setting up data (elasticsearch-py's call shapes)."""
+    if server == "osmem":
+        client: Any = OpenSearchTestClient(es_url)
+    else:
+        from elasticsearch import Elasticsearch
 
-    client = Elasticsearch(es_url, request_timeout=120)
+        client = Elasticsearch(es_url, request_timeout=120)
     yield client
     client.close()
 

@@ -18,6 +18,9 @@ from reconcile.timewin import Window, parse_time, windows
 from tests.archive.conftest import gen, load, spec_for
 from tests.servers import pushgateway_server
 
+# Each test runs against noida-db (Elasticsearch API) and osmem-server (OpenSearch API).
+pytestmark = pytest.mark.both_servers
+
 NOW = parse_time("2026-11-20T10:25")  # hour 09 closed and settled (archive.settle 20m)
 HOUR = parse_time("2026-11-20T10")
 

@@ -27,6 +27,9 @@ from tests.check.helpers import counting_proxy
 from tests.faultproxy import Rule, fault_proxy
 from tests.servers import free_port
 
+# Each test runs against noida-db (Elasticsearch API) and osmem-server (OpenSearch API).
+pytestmark = pytest.mark.both_servers
+
 #: Two days ago: CloudWatch still has one-minute data, and the hours are long closed.
 DAY = (utcnow() - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 H10 = Window(DAY + timedelta(hours=10))

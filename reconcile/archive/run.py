@@ -36,7 +36,8 @@ from .. import __version__
 from ..durations import format_duration
 from ..errors import ConfigError, ReconcileError, SourceError, VerificationError
 from ..job import JobSpec, mask_url
-from ..source.elastic import ElasticSource, PitExpired, PointInTime, Slice
+from ..source.base import PitExpired, Reader, Slice, Source
+from ..source.factory import open_source
 from ..storage import ObjectStore, UploadOptions, open_store
 from ..timewin import Window, utcnow, windows
 from .convert import Reject, RowConverter
@@ -153,7 +154,7 @@ class Archiver:
     def __init__(
         self,
         spec: JobSpec,
-        source: ElasticSource | None = None,
+        source: Source | None = None,
         store: ObjectStore | None = None,
         progress: Progress | None = None,
     ) -> None:
@@ -162,7 +163,7 @@ class Archiver:
                 "archive.uri is not set (job file [archive] uri, --archive or RECONCILE_ARCHIVE_URI)"
             )
         self.spec = spec
-        self.source = source or ElasticSource(spec.source)
+        self.source = source or open_source(spec.source)
         self.store = store or open_store(spec.archive.uri, upload_options(spec))
         self.progress = progress or Progress()
         self.run_id = new_run_id()
@@ -432,7 +433,7 @@ class Archiver:
 
     def _read_and_stage(
         self,
-        pit: PointInTime,
+        pit: Reader,
         window: Window,
         schema: WindowSchema,
         stage: str,
@@ -480,7 +481,7 @@ class Archiver:
 
     def _read_slice(
         self,
-        pit: PointInTime,
+        pit: Reader,
         window: Window,
         schema: WindowSchema,
         part: Slice,

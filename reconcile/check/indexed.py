@@ -1,7 +1,7 @@
 """The middle figure: what Elasticsearch holds per hour now, and until when it holds it.
 
 ``indexed`` costs a handful of requests per check whatever the number of hours: one
-``date_histogram`` over the range (see :meth:`ElasticSource.hourly_counts`) and one listing
+``date_histogram`` over the range (see :meth:`.elastic.ElasticSource.hourly_counts`) and one listing
 of the pattern's indexes. A window has ``indexed = None`` (with a note saying why) when
 Elasticsearch can no longer say what it held: an index its manifest recorded is gone, or
 the pattern holds nothing as old as the window (retention deleted it).
@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from ..errors import ReconcileError
 from ..findings import Finding, iso
-from ..source.elastic import ElasticSource
-from ..source.retention import RetentionGuard, lives_from_ilm
+from ..source.base import Source
+from ..source.retention import RetentionGuard
 from ..timewin import Window
 from .archived import WindowArchive
 
@@ -45,7 +45,7 @@ class IndexedCounts:
 
 
 def read_indexed(
-    source: ElasticSource, archives: Mapping[Window, WindowArchive]
+    source: Source, archives: Mapping[Window, WindowArchive]
 ) -> IndexedCounts:
     """What Elasticsearch holds for every window of ``archives`` now."""
     wins = sorted(archives)
@@ -91,11 +91,9 @@ def _gone(
     return None
 
 
-def retention_guard(source: ElasticSource, retention: timedelta | None) -> RetentionGuard:
-    """Index lifetimes from ILM where the server has it, else the configured retention."""
-    answers = source.ilm()
-    lives = lives_from_ilm(*answers) if answers else []
-    return RetentionGuard(lives, retention)
+def retention_guard(source: Source, retention: timedelta | None) -> RetentionGuard:
+    """Index lifetimes from ILM (Elasticsearch) or ISM (OpenSearch), else the configured retention."""
+    return RetentionGuard(source.index_lives() or [], retention)
 
 
 def guard_findings(

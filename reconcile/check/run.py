@@ -26,7 +26,8 @@ from ..engines import Engine
 from ..errors import ConfigError, ReconcileError
 from ..findings import Finding
 from ..results import write_findings
-from ..source.elastic import ElasticSource
+from ..source.base import Source
+from ..source.factory import open_source
 from ..sqlfiles import render
 from ..storage import ObjectStore, open_store
 from ..timewin import Window, utcnow, windows
@@ -208,7 +209,7 @@ class Checker:
         spec: JobSpec,
         engine: Engine | None = None,
         store: ObjectStore | None = None,
-        source: ElasticSource | None = None,
+        source: Source | None = None,
     ) -> None:
         if not spec.archive.uri and store is None:
             raise ConfigError(
@@ -220,7 +221,7 @@ class Checker:
         self._engine = engine
         self.source = source
         if self.source is None and spec.check.read_indexed:
-            self.source = ElasticSource(spec.source)
+            self.source = open_source(spec.source)
 
     def check(
         self,
@@ -372,7 +373,7 @@ def check(
     engine: Engine | None = None,
     *,
     write_results: bool = True,
-    source: ElasticSource | None = None,
+    source: Source | None = None,
 ) -> CheckReport:
     """Judge every hour window of ``[start, end)``; see :class:`Checker`."""
     return Checker(spec, engine, source=source).check(

@@ -1,8 +1,8 @@
-"""Configuration of the Elasticsearch source. Credentials never live here: see :mod:`.client`."""
+"""Configuration of the log source (Elasticsearch or OpenSearch). Credentials never live here."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +15,17 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     url: str = "http://localhost:9200"
-    """Elasticsearch URL. Credentials go in ES_API_KEY or ES_USERNAME/ES_PASSWORD, not here."""
+    """Elasticsearch or OpenSearch URL. Credentials go in ES_API_KEY or ES_USERNAME/ES_PASSWORD, not here."""
+    kind: Literal["auto", "elasticsearch", "opensearch"] = "auto"
+    """Which server: auto asks the root endpoint (version.distribution) and logs what it found."""
+    aws_sigv4: bool = False
+    """Sign requests with AWS SigV4 (Amazon OpenSearch Service); credentials from the standard AWS chain (IRSA)."""
+    aws_service: Literal["es", "aoss"] = "es"
+    """SigV4 service name: es for an OpenSearch Service domain; aoss (Serverless) is refused: no point in time."""
+    aws_region: str | None = None
+    """SigV4 region (default AWS_REGION / AWS_DEFAULT_REGION)."""
+    tiebreak: Literal["auto", "shard_doc", "id"] = "auto"
+    """OpenSearch search_after total order: auto/id = (timestamp, _index, _id) on every version; shard_doc needs 3.3+."""
     index: str = "logs-*"
     """Index pattern (or comma-separated list, aliases, data streams) holding the logs."""
     timestamp_field: str = "@timestamp"

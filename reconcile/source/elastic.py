@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,57 +28,17 @@ from tenacity import (
 from ..errors import ConfigError, SourceError, TransientError
 from ..job import mask_url
 from ..timewin import Window, windows
+from .base import HISTOGRAM_HOURS, HourlyCounts, PitExpired, Slice, cannot_aggregate
+from .base import backing_from_data_stream as backing_from_data_stream
+from .base import backing_from_resolve as backing_from_resolve
 from .config import SourceConfig
+from .retention import IndexLife, lives_from_ilm
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-#: Most hours one histogram request covers (Elasticsearch's search.max_buckets is 65,536).
-HISTOGRAM_HOURS = 24 * 366
-
-
-@dataclass(slots=True)
-class HourlyCounts:
-    """What Elasticsearch holds per hour (epoch ms of the hour's start -> documents)."""
-
-    counts: dict[int, int] = field(default_factory=dict)
-    earliest_ms: int | None = None
-    """The oldest timestamp the pattern still holds (before it, everything was deleted)."""
-    horizon_known: bool = True
-    """False when counted hour by hour: the oldest timestamp was not asked."""
-    requests: int = 0
-    method: str = "date_histogram"
-    """``date_histogram`` (one request per range) or ``count`` (one per hour)."""
-
-    def get(self, window: Window) -> int:
-        return self.counts.get(window.start_ms, 0)
-
-    @property
-    def earliest(self) -> datetime | None:
-        if self.earliest_ms is None:
-            return None
-        return datetime.fromtimestamp(self.earliest_ms / 1000, UTC)
-
-
-def _cannot_aggregate(exc: SourceError) -> bool:
-    """The server refused the request's shape (a stand-in or a restricted endpoint)."""
-    return re.search(r"answered (400|405|501)\b", str(exc)) is not None
-
-
-class PitExpired(SourceError):
-    """The point in time vanished mid-read (keep-alive lapsed or node restarted)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Slice:
-    """One slice of a window's point in time."""
-
-    id: int
-    max: int
 
 
 def connect(cfg: SourceConfig) -> Any:
@@ -138,9 +96,15 @@ def classify(exc: BaseException) -> BaseException:
 class ElasticSource:
     """Counts, mappings and point-in-time reads for hour windows of one index pattern."""
 
+    kind = "elasticsearch"
+
     def __init__(self, cfg: SourceConfig, client: Any | None = None) -> None:
         self.cfg = cfg
         self.es = client if client is not None else connect(cfg)
+
+    def classify(self, exc: BaseException) -> BaseException:
+        """This client's exceptions as :class:`TransientError`, :class:`PitExpired` or :class:`SourceError`."""
+        return classify(exc)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -151,7 +115,7 @@ class ElasticSource:
             try:
                 return fn(**kwargs)
             except Exception as exc:
-                mapped = classify(exc)
+                mapped = self.classify(exc)
                 if mapped is exc:
                     raise
                 raise mapped from exc
@@ -258,7 +222,7 @@ class ElasticSource:
             try:
                 self._histogram(lo, hi, out)
             except SourceError as exc:
-                if not _cannot_aggregate(exc):
+                if not cannot_aggregate(exc):
                     raise
                 log.info("the server cannot aggregate (%s): counting hour by hour", exc)
                 self._count_hours(lo, hi, out)
@@ -326,9 +290,7 @@ class ElasticSource:
         caller then falls back to ``source.retention``.
         """
         try:
-            explain = self.call(
-                "ILM explain", self.es.ilm.explain_lifecycle, index=self.cfg.index
-            )
+            explain = self.call("ILM explain", self.es.ilm.explain_lifecycle, index=self.cfg.index)
         except SourceError as exc:
             log.info("no ILM information (%s); using source.retention", exc)
             return None
@@ -340,6 +302,23 @@ class ElasticSource:
                 self.call("ILM policies", self.es.ilm.get_lifecycle, name=",".join(names))
             )
         return indices, policies
+
+    def index_lives(self) -> list[IndexLife] | None:
+        """Index lifetimes from ILM; ``None`` without ILM (then ``source.retention`` applies)."""
+        answers = self.ilm()
+        return lives_from_ilm(*answers) if answers else None
+
+    def data_streams(self) -> dict[str, list[str]]:
+        """Data streams of ``source.index`` and their backing indices (``GET _data_stream``).
+
+        Servers without data streams (or a pattern naming none) give an empty answer.
+        """
+        try:
+            resp = self.call("data streams", self.es.indices.get_data_stream, name=self.cfg.index)
+        except SourceError as exc:
+            log.debug("no data streams for %s: %s", self.cfg.index, exc)
+            return {}
+        return backing_from_data_stream(dict(resp))
 
     def untimed(self, index: str) -> int:
         """Documents of ``index`` without the timestamp field: they belong to no window."""
@@ -378,6 +357,11 @@ class PointInTime:
         self.id = pit_id
         self._closed = False
 
+    def sort(self) -> list[Any]:
+        """The total order of ``search_after``: ``_shard_doc`` (shard ordinal and Lucene doc
+        id, unique and stable within a point in time) is the cheapest one."""
+        return [{"_shard_doc": "asc"}]
+
     def _search(self, what: str, pit_id: str, **body: Any) -> Any:
         src = self.source
         return src.call(
@@ -400,7 +384,7 @@ class PointInTime:
         body: dict[str, Any] = {
             "size": src.cfg.page_size,
             "query": src.window_query(window),
-            "sort": [{"_shard_doc": "asc"}],
+            "sort": self.sort(),
             "docvalue_fields": [{"field": ts, "format": "epoch_millis"}],
             "track_total_hits": True,
         }
@@ -422,6 +406,7 @@ class PointInTime:
             hits = resp["hits"]["hits"]
             if not hits:
                 return
+            _check_order(hits, after, window)
             read += len(hits)
             after = hits[-1]["sort"]
             yield hits
@@ -439,3 +424,22 @@ class PointInTime:
             self.source.es.close_point_in_time(id=self.id)
         except Exception as exc:  # an expired or already-closed PIT is fine to leave
             log.debug("closing point in time failed: %s", exc)
+
+
+def _check_order(hits: list[dict[str, Any]], after: list[Any] | None, window: Window) -> None:
+    """Refuse to go on when the sort values are not strictly increasing.
+
+    ``search_after`` is exact only under a total order: with ties, the documents after a
+    tied page boundary are skipped silently. Ties sort next to each other, so a tie inside a
+    page (or one equal to the previous page's last value) shows the order is not total.
+    """
+    prev = after
+    for h in hits:
+        cur = h.get("sort")
+        if prev is not None and cur is not None and not cur > prev:
+            raise SourceError(
+                f"read {window.label}: sort values {prev} then {cur} are not strictly "
+                "increasing: the server's search_after order is not a total order, so pages "
+                "would skip documents (see docs/opensearch.md, source.tiebreak)"
+            )
+        prev = cur

@@ -94,9 +94,7 @@ class RetentionGuard:
 
     @property
     def known(self) -> bool:
-        return self.retention is not None or any(
-            life.deletes_at for life in self.lives.values()
-        )
+        return self.retention is not None or any(life.deletes_at for life in self.lives.values())
 
     def deadline(self, window: Window, indices: list[str] | None = None) -> Deadline | None:
         """When the window's documents are deleted; ``None`` when nothing says."""

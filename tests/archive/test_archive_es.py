@@ -7,6 +7,7 @@ import gzip
 from typing import Any
 
 import orjson
+import pytest
 
 from reconcile.archive.run import Archiver
 from reconcile.storage import ObjectStore
@@ -22,6 +23,9 @@ from tests.archive.conftest import (
     spec_for,
     staging_keys,
 )
+
+# Each test runs against noida-db (Elasticsearch API) and osmem-server (OpenSearch API).
+pytestmark = pytest.mark.both_servers
 
 
 def test_multi_index_window_is_archived_exactly(

@@ -13,6 +13,9 @@ from reconcile.storage import open_store
 from tests.archive.conftest import NOW, W, gen, load, manifest, read_rows, spec_for, staging_keys
 from tests.faultproxy import FaultProxy, Rule, fault_proxy
 
+# Each test runs against noida-db (Elasticsearch API) and osmem-server (OpenSearch API).
+pytestmark = pytest.mark.both_servers
+
 FAST_RETRY = {"source.retry_max_wait_s": 0.2, "source.max_retries": 4}
 
 
