@@ -168,6 +168,7 @@ class Archiver:
         self.progress = progress or Progress()
         self.run_id = new_run_id()
         self._mappings: dict[str, dict[str, Any]] | None = None
+        self._streams: dict[str, list[str]] | None = None
         self._untimed: dict[str, int] = {}
 
     # -- public -------------------------------------------------------------------------
@@ -304,6 +305,12 @@ class Archiver:
         if self._mappings is None:
             self._mappings = self.source.mappings()
         return self._mappings
+
+    def data_streams(self) -> dict[str, list[str]]:
+        """Data streams ``source.index`` names and their backing indices (asked once)."""
+        if self._streams is None:
+            self._streams = self.source.data_streams()
+        return self._streams
 
     def _archive_with_restarts(
         self, window: Window, previous: Manifest | None, reason: str
@@ -559,6 +566,7 @@ class Archiver:
         timings: dict[str, float],
     ) -> Manifest:
         cfg = self.spec.source
+        streams = self.data_streams()
         return Manifest(
             window_start=window.iso(),
             window_end=window.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -575,6 +583,8 @@ class Archiver:
                 "count": expected,
                 "count_live": live,
                 "untimed_in_indices": untimed,
+                # A data stream's backing indices as resolved now (the hits name the indices).
+                **({"data_streams": streams} if streams else {}),
             },
             rows=sum(f.rows for f in files),
             quarantined=sum(f.rows for f in rejects),

@@ -1,0 +1,130 @@
+"""The source interface on both local servers: which one ``auto`` finds, exact point-in-time
+reads under timestamp ties across shards and indices, data streams in the manifest, and
+what OpenSearch's own order and point-in-time bookkeeping look like."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from reconcile.archive.run import Archiver
+from reconcile.source.base import Slice, backing_from_resolve
+from reconcile.source.factory import AutoSource, open_source
+from reconcile.storage import open_store
+from tests.archive.conftest import NOW, W, manifest, read_rows, spec_for
+from tests.test_opensearch_unit import RESOLVE
+
+KIND = {"noida": "elasticsearch", "osmem": "opensearch"}
+
+
+def tied(es: Any, prefix: str, n: int = 1200) -> list[str]:
+    """``n`` documents in two 3-shard indexes, three to a millisecond: ``_doc`` and the
+    timestamp alone both tie across shards."""
+    names = [f"{prefix}a", f"{prefix}b"]
+    for name in names:
+        es.indices.create(
+            index=name,
+            settings={"number_of_shards": 3},
+            mappings={"properties": {"@timestamp": {"type": "date"}, "n": {"type": "long"}}},
+        )
+    from reconcile.synth import bulk_index
+
+    base = W.start_ms + 60_000
+    bulk_index(es, ((names[i % 2], {"@timestamp": base + i // 3, "n": i}) for i in range(n)))
+    return names
+
+
+@pytest.mark.both_servers
+def test_auto_finds_the_server_kind_and_logs_it(
+    server: str, es_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="reconcile.source.factory")
+    src = open_source(spec_for(es_url, "none-", "unused").source)
+    assert isinstance(src, AutoSource)
+    assert src.kind == KIND[server]
+    assert src.ping()
+    assert f"answers as {KIND[server]}" in caplog.text
+
+
+@pytest.mark.both_servers
+@pytest.mark.parametrize("slices", [1, 3])
+def test_point_in_time_reads_are_exact_under_ties_across_shards(
+    es: Any, es_url: str, index_prefix: str, slices: int
+) -> None:
+    names = tied(es, index_prefix)
+    src = open_source(spec_for(es_url, index_prefix, "unused", **{"source.page_size": 50}).source)
+    totals: dict[int, int] = {}
+    seen: list[tuple[str, str]] = []
+    with src.point_in_time(names) as pit:
+        for i in range(slices):
+            for page in pit.pages(W, Slice(i, slices), totals):
+                seen += [(h["_index"], h["_id"]) for h in page]
+    assert len(seen) == len(set(seen)) == 1200
+    assert sum(totals.values()) == 1200
+
+
+@pytest.mark.both_servers
+def test_data_stream_backing_indices_are_recorded_in_the_manifest(
+    es: Any, es_url: str, index_prefix: str, tmp_path: Any
+) -> None:
+    # Neither local server hosts data streams: the resolution is a recorded answer.
+    class RecordedStreams(AutoSource):
+        def data_streams(self) -> dict[str, list[str]]:
+            return backing_from_resolve(RESOLVE)
+
+    tied(es, index_prefix, 30)
+    spec = spec_for(es_url, index_prefix, str(tmp_path / "a"))
+    result = Archiver(spec, source=RecordedStreams(spec.source)).archive_window(W, now=NOW)
+    assert result.status == "archived", result.message
+    m = manifest(open_store(str(tmp_path / "a")))
+    assert m is not None
+    assert m.source["data_streams"] == backing_from_resolve(RESOLVE)
+    assert m.source["indices"] == [f"{index_prefix}a", f"{index_prefix}b"]
+
+
+@pytest.mark.both_servers
+def test_no_data_stream_leaves_the_manifest_as_before(
+    es: Any, es_url: str, index_prefix: str, tmp_path: Any
+) -> None:
+    tied(es, index_prefix, 30)
+    spec = spec_for(es_url, index_prefix, str(tmp_path / "a"))
+    assert Archiver(spec).archive_window(W, now=NOW).status == "archived"
+    m = manifest(open_store(str(tmp_path / "a")))
+    assert m is not None and "data_streams" not in m.source
+
+
+@pytest.mark.parametrize("server", ["osmem"], indirect=True)
+def test_a_tiebreak_that_is_not_a_total_order_is_refused_and_nothing_is_committed(
+    es: Any, es_url: str, index_prefix: str, tmp_path: Any
+) -> None:
+    # osmem-server reports 3.8.0 and accepts _shard_doc, but its values are per-shard Lucene
+    # doc ids: equal across shards. The order check stops the read instead of skipping.
+    tied(es, index_prefix)
+    uri = str(tmp_path / "a")
+    spec = spec_for(es_url, index_prefix, uri, **{"source.tiebreak": "shard_doc"})
+    result = Archiver(spec).archive_window(W, now=NOW)
+    assert result.status == "failed"
+    assert "not a total order" in result.message
+    assert manifest(open_store(uri)) is None
+    # ... and with the default order the same window is exact.
+    spec = spec_for(es_url, index_prefix, uri)
+    result = Archiver(spec).archive_window(W, now=NOW)
+    assert result.status == "archived" and result.rows == 1200
+    assert len({r["_id"] for r in read_rows(open_store(uri))}) == 1200
+
+
+@pytest.mark.parametrize("server", ["osmem"], indirect=True)
+def test_every_opensearch_point_in_time_is_deleted(
+    es: Any, es_url: str, index_prefix: str, tmp_path: Any
+) -> None:
+    tied(es, index_prefix, 300)
+    spec = spec_for(
+        es_url,
+        index_prefix,
+        str(tmp_path / "a"),
+        **{"source.slices": 3, "source.slice_min_docs": 50},
+    )
+    assert Archiver(spec).archive_window(W, now=NOW).status == "archived"
+    assert es.client.transport.perform_request("GET", "/_search/point_in_time/_all") == {"pits": []}
