@@ -188,6 +188,10 @@ def test_iam_policy_and_job_spec_parse() -> None:
     policy = json.loads((INFRA / "iam-policy.json").read_text())
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert {"s3:PutObject", "cloudwatch:GetMetricData", "athena:StartQueryExecution"} <= actions
+    # Amazon OpenSearch Service: the reads are GET (mappings, ISM), POST (search, count, open
+    # point in time) and DELETE (close point in time); never PUT.
+    assert {"es:ESHttpGet", "es:ESHttpPost", "es:ESHttpDelete"} <= actions
+    assert "es:ESHttpPut" not in actions
     assert not any(a.endswith("*") for a in actions), "least privilege: no wildcard actions"
     tomllib.loads((INFRA / "k8s/base/job.toml").read_text())
     load_job(INFRA / "k8s/base/job.toml", environ={})
