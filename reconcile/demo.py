@@ -345,7 +345,7 @@ def judge(
     healed = {
         (f.kind, f.resource, f.window_start)
         for f in after or []
-        if f.status == "ok" and f.detail.get("revision", 1) > 1
+        if f.kind == "logflow" and f.status == "ok" and (f.logflow.revision or 1) > 1
     }
     seen = set()
     unexpected: dict[tuple[str, str, datetime, str], Finding] = {}

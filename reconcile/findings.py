@@ -18,13 +18,87 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-LOGFLOW = "logflow"
-EGRESS = "egress"
+from .details import Detail, EgressDetail, LogflowDetail, detail_from_dict, detail_to_dict
 
-LOGFLOW_STATUSES = ("ok", "gap", "surplus", "missing", "no_traffic", "pending", "stale")
-EGRESS_STATUSES = ("ok", "spike")
+
+class Kind(StrEnum):
+    """What was judged."""
+
+    LOGFLOW = "logflow"
+    """Requests at the load balancer vs logs in Elasticsearch and in the archive."""
+    EGRESS = "egress"
+    """NAT gateway bytes vs a static threshold and a seasonal baseline."""
+
+
+LOGFLOW = Kind.LOGFLOW
+EGRESS = Kind.EGRESS
+
+
+class Status(StrEnum):
+    """The one status vocabulary of tables, JSON, results, alerts and the report."""
+
+    OK = "ok"
+    GAP = "gap"
+    SURPLUS = "surplus"
+    MISSING = "missing"
+    STALE = "stale"
+    NO_TRAFFIC = "no_traffic"
+    PENDING = "pending"
+    SPIKE = "spike"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """What a status means and how every surface shows it."""
+
+    meaning: str
+    severity: str
+    """Default alert severity (PagerDuty/Alertmanager levels); ``none`` for quiet statuses."""
+    colour: str
+    """Report colour (bands, dots, pills)."""
+    style: str
+    """Terminal style (rich)."""
+    rank: int
+    """Order of problems in the report, worst first."""
+    family: str | None = None
+    """Alert incident family: consecutive hours of one family are one incident."""
+
+
+#: One table of meanings, severities and colours, shared by every surface.
+STATUSES: dict[Status, StatusInfo] = {
+    Status.MISSING: StatusInfo(
+        "closed, and nothing committed to the archive", "critical", "#7b1fa2", "bold red", 0, "loss"
+    ),
+    Status.GAP: StatusInfo(
+        "fewer logs than requests beyond tolerance: logs were lost", "critical", "#d32f2f",
+        "bold red", 1, "loss",
+    ),
+    Status.SPIKE: StatusInfo(
+        "egress above its threshold or seasonal baseline", "critical", "#d32f2f", "bold red", 2,
+        "spike",
+    ),
+    Status.NO_TRAFFIC: StatusInfo(
+        "one side zero, the other not", "warning", "#c79100", "yellow", 3, "no_traffic"
+    ),
+    Status.SURPLUS: StatusInfo(
+        "more logs than requests beyond tolerance: duplicates", "warning", "#ef6c00", "yellow", 4,
+        "surplus",
+    ),
+    Status.STALE: StatusInfo(
+        "committed, but Elasticsearch now holds a different count: late logs, re-archived by "
+        "the next run", "warning", "#0277bd", "cyan", 5, "stale",
+    ),
+    Status.PENDING: StatusInfo(
+        "not closed, or within the grace period", "none", "#9e9e9e", "dim", 6
+    ),
+    Status.OK: StatusInfo("within tolerance", "none", "#2e7d32", "green", 7),
+}  # fmt: skip
+
+LOGFLOW_STATUSES = tuple(s for s in Status if s is not Status.SPIKE)
+EGRESS_STATUSES = (Status.OK, Status.SPIKE)
 
 #: The hops of the pipeline a difference can arise at.
 HOP_INGEST = "ingest"
@@ -41,7 +115,7 @@ HOP_WORDS = {
 }
 
 #: Statuses that are not a problem: nothing to alert on, exit code 0.
-QUIET = frozenset({"ok", "pending"})
+QUIET = frozenset({Status.OK, Status.PENDING})
 
 
 #: The three hops' figures of a log-flow finding, in the order every table shows them.
@@ -70,12 +144,12 @@ class Finding:
     """The judgement of one (job, kind, resource, window)."""
 
     job: str
-    kind: str
+    kind: Kind
     """``logflow`` (requests vs archived logs) or ``egress`` (NAT gateway bytes)."""
     resource: str
     """What was judged: the load balancer(s) for log flow, the NAT gateway id for egress."""
     window_start: datetime
-    status: str
+    status: Status
     expected: int | None = None
     archived: int | None = None
     indexed: int | None = None
@@ -88,12 +162,40 @@ class Finding:
     threshold: float | None = None
     message: str = ""
     """One sentence a person can act on."""
-    detail: dict[str, Any] = field(default_factory=dict)
-    """Kind-specific extras (metric, manifest count, top talkers, ...); JSON-serialisable."""
+    detail: Detail = field(default_factory=LogflowDetail)
+    """Kind-specific extras, typed (:mod:`reconcile.details`); a dict is converted."""
+
+    def __post_init__(self) -> None:
+        # Findings read back from JSON (results, alert state) arrive with plain values.
+        object.__setattr__(self, "kind", Kind(self.kind))
+        object.__setattr__(self, "status", Status(self.status))
+        if isinstance(self.detail, dict):
+            object.__setattr__(
+                self, "detail", detail_from_dict(self.kind, self.resource, self.detail)
+            )
 
     @property
     def is_problem(self) -> bool:
         return self.status not in QUIET
+
+    @property
+    def info(self) -> StatusInfo:
+        return STATUSES[self.status]
+
+    @property
+    def logflow(self) -> LogflowDetail:
+        """The log-flow detail (raises on an egress finding: a caller's mistake)."""
+        if not isinstance(self.detail, LogflowDetail):
+            raise TypeError(f"{self.kind} finding has no log-flow detail")
+        return self.detail
+
+    @property
+    def egress(self) -> EgressDetail | None:
+        """The metric detail of an egress finding (``None`` for port errors and log flow)."""
+        return self.detail if isinstance(self.detail, EgressDetail) else None
+
+    def detail_dict(self) -> dict[str, Any]:
+        return detail_to_dict(self.detail)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready form; the key names are the public output contract."""
@@ -112,7 +214,7 @@ class Finding:
             "baseline": self.baseline,
             "threshold": self.threshold,
             "message": self.message,
-            "detail": self.detail,
+            "detail": self.detail_dict(),
         }
 
 

@@ -13,20 +13,16 @@ from typing import Any, Literal
 
 import orjson
 
+from .findings import STATUSES
+
 Format = Literal["table", "json", "csv"]
 
 STATUS_STYLE = {
-    "ok": "green",
-    "pending": "dim",
+    **{str(status): info.style for status, info in STATUSES.items()},
+    # What happened to an archive window (reconcile archive, backfill, run).
     "archived": "green",
     "skipped": "dim",
-    "gap": "bold red",
-    "missing": "bold red",
     "failed": "bold red",
-    "spike": "bold red",
-    "surplus": "yellow",
-    "no_traffic": "yellow",
-    "stale": "cyan",
     "open": "dim",
     "settling": "dim",
 }

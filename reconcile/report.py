@@ -24,35 +24,18 @@ from typing import Any
 import orjson
 
 from . import __version__
-from .findings import EGRESS, HOP_WORDS, LOGFLOW, Finding
+from .details import Detail, EgressDetail, LogflowDetail, detail_from_dict
+from .findings import EGRESS, HOP_WORDS, LOGFLOW, STATUSES, Finding, Kind
 from .present import fmt_bytes as _fmt_bytes
 from .present import fmt_count, fmt_pct
 from .results import read_results_file, results_key
 from .storage import ObjectStore
 from .timewin import HOUR, floor_hour, windows
 
-#: Fill colour per status: one palette for bands, dots, pills and the status strip.
-COLOURS = {
-    "ok": "#2e7d32",
-    "gap": "#d32f2f",
-    "missing": "#7b1fa2",
-    "surplus": "#ef6c00",
-    "no_traffic": "#c79100",
-    "pending": "#9e9e9e",
-    "stale": "#0277bd",
-    "spike": "#d32f2f",
-}
-#: Problems first, the worst first.
-SEVERITY = {
-    "missing": 0,
-    "gap": 1,
-    "spike": 2,
-    "no_traffic": 3,
-    "surplus": 4,
-    "stale": 5,
-    "pending": 6,
-    "ok": 7,
-}
+#: Fill colour per status (one palette for bands, dots, pills and the status strip) and the
+#: order of problems, worst first: both from the one status table.
+COLOURS = {str(status): info.colour for status, info in STATUSES.items()}
+SEVERITY = {str(status): info.rank for status, info in STATUSES.items()}
 #: Statuses shaded across the charts (pending is shaded lighter: not judged yet).
 SHADED = ("gap", "missing", "surplus", "no_traffic", "stale", "spike", "pending")
 
@@ -93,7 +76,7 @@ def finding_from_row(row: dict[str, Any], kind: str) -> Finding:
     detail = row.get("detail")
     return Finding(
         job=row["job"],
-        kind=row.get("kind") or kind,
+        kind=Kind(row.get("kind") or kind),
         resource=row["resource"],
         window_start=row["window_start"].astimezone(UTC),
         status=row["status"],
@@ -106,7 +89,9 @@ def finding_from_row(row: dict[str, Any], kind: str) -> Finding:
         baseline=row.get("baseline"),
         threshold=row.get("threshold"),
         message=row.get("message") or "",
-        detail=orjson.loads(detail) if detail else {},
+        detail=detail_from_dict(
+            row.get("kind") or kind, row["resource"], orjson.loads(detail) if detail else None
+        ),
     )
 
 
@@ -287,7 +272,8 @@ def _band(
     cls: str = "band",
 ) -> list[str]:
     """Closed polygons between two series, one per unbroken run of both."""
-    polys, run = [], []
+    polys: list[list[tuple[datetime, float, float]]] = []
+    run: list[tuple[datetime, float, float]] = []
     for (t, lo), hi in zip(lower, upper, strict=True):
         if lo is None or hi is None:
             if run:
@@ -298,9 +284,9 @@ def _band(
     if run:
         polys.append(run)
     out = []
-    for run in polys:
-        top = [f"{frame.x(t):.1f},{frame.y(hi):.1f}" for t, _lo, hi in run]
-        bottom = [f"{frame.x(t):.1f},{frame.y(lo):.1f}" for t, lo, _hi in reversed(run)]
+    for poly in polys:
+        top = [f"{frame.x(t):.1f},{frame.y(hi):.1f}" for t, _lo, hi in poly]
+        bottom = [f"{frame.x(t):.1f},{frame.y(lo):.1f}" for t, lo, _hi in reversed(poly)]
         out.append(f'<polygon class="{cls}" points="{" ".join(top + bottom)}"/>')
     return out
 
@@ -414,7 +400,7 @@ class Incident:
             share = f" ({lost / logs:.2%} of {logs:,.0f} expected)" if logs else ""
             return f"{lost:,.0f} log lines lost{share} over {windows_text}{_hops(fs)}"
         if self.status == "stale":
-            late = sum(f.detail.get("late", 0) for f in fs)
+            late = sum(f.logflow.late or 0 for f in fs)
             return (
                 f"{windows_text} behind Elasticsearch: {late:+,} documents changed after the "
                 "commit (late arrivals are re-archived by the next run)"
@@ -440,25 +426,20 @@ def _hops(fs: Sequence[Finding]) -> str:
 
 
 def _expected_logs(f: Finding) -> float:
-    value = f.detail.get("expected_logs")
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(f.detail, LogflowDetail) and f.detail.expected_logs:
+        return float(f.detail.expected_logs)
     return (f.expected or 0) * (f.baseline if f.baseline else 1.0)
 
 
-def _top_talker(detail: dict[str, Any]) -> str | None:
+def _top_talker(detail: Detail) -> str | None:
     """The drill-down's top source and destination (see :func:`reconcile.egress.flowlogs.top_talker`)."""
-    from .egress.flowlogs import top_talker
-
-    talker = top_talker(detail)
+    talker = detail.top_talker() if isinstance(detail, EgressDetail) else None
     return (talker.describe(fmt_bytes) or None) if talker else None
 
 
-def _endpoint_note(detail: dict[str, Any]) -> str | None:
+def _endpoint_note(detail: Detail) -> str | None:
     """The drill-down's S3/DynamoDB-through-NAT sentence, or None."""
-    from .egress.flowlogs import top_talker
-
-    talker = top_talker(detail)
+    talker = detail.top_talker() if isinstance(detail, EgressDetail) else None
     return (talker.callout(fmt_bytes) or None) if talker else None
 
 
@@ -577,7 +558,10 @@ def ratio_chart(
     findings: Sequence[Finding], runs: Sequence[Incident], start: datetime, end: datetime
 ) -> str:
     """archived / requests per hour against the tolerance band; off-scale values pinned."""
-    lower, upper, centre, values = [], [], [], []
+    lower: list[tuple[datetime, float | None]] = []
+    upper: list[float | None] = []
+    centre: list[tuple[datetime, float]] = []
+    values: list[tuple[datetime, Finding, float | None]] = []
     for f in findings:
         t = _centre(f, HOUR)
         base = f.baseline or 1.0
@@ -590,7 +574,9 @@ def ratio_chart(
             upper.append(None)
         centre.append((t, base))
         ratio = (
-            f.ratio if f.ratio is not None else (f.archived / f.expected if f.expected else None)
+            f.ratio
+            if f.ratio is not None
+            else ((f.archived or 0) / f.expected if f.expected else None)
         )
         values.append((t, f, None if f.status == "pending" else ratio))
     scale = [r for _t, f, r in values if r is not None and f.status in ("ok", "gap", "surplus")]
@@ -777,7 +763,7 @@ def _cards(logflow: Sequence[Finding], egress: Sequence[Finding]) -> str:
             f'<div class="{cls}"{style}><div class="n">{n:,}</div><div class="l">{_esc(label)}</div></div>'
         )
 
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for f in logflow:
         counts[f.status] += 1
     card(len(logflow), "hours judged")
@@ -808,14 +794,18 @@ def _incident_list(runs: Sequence[Incident], healed: Sequence[Finding] = ()) -> 
 
 def healed_hours(findings: Iterable[Finding]) -> list[Finding]:
     """Hours that were stale and now reconcile: late documents re-archived as a new revision."""
-    return [f for f in findings if not f.is_problem and f.detail.get("late_added")]
+    return [
+        f
+        for f in findings
+        if not f.is_problem and isinstance(f.detail, LogflowDetail) and f.detail.late_added
+    ]
 
 
 def healed_summary(f: Finding) -> str:
-    d = f.detail
+    d = f.logflow
     return (
-        f"{d['late_added']:+,} late documents re-archived (revision {d.get('revision')}, "
-        f"{d.get('committed_at')}; first committed {d.get('first_committed_at')}); reconciles now"
+        f"{d.late_added or 0:+,} late documents re-archived (revision {d.revision}, "
+        f"{d.committed_at}; first committed {d.first_committed_at}); reconciles now"
     )
 
 

@@ -67,9 +67,7 @@ def _rows(findings: list[Finding], judged_at: datetime) -> list[dict[str, object
             "baseline": f.baseline,
             "threshold": f.threshold,
             "message": f.message,
-            "detail": orjson.dumps(f.detail, option=orjson.OPT_NON_STR_KEYS).decode()
-            if f.detail
-            else None,
+            "detail": orjson.dumps(f.detail_dict(), option=orjson.OPT_NON_STR_KEYS).decode(),
             "judged_at": judged_at,
             "indexed": f.indexed,
             "hop": f.hop,

@@ -147,15 +147,15 @@ def test_missing_windows_about_to_be_deleted_are_critical_and_say_what_to_run() 
     archives = {w: WindowArchive(w)}
     now = DAY1 + timedelta(days=6, hours=6)  # 18 h before hub-logs-2026.11.20 is deleted
     (near,) = guard_findings([finding("missing", w)], guard, archives, now, timedelta(hours=24))
-    assert near.detail["severity"] == "critical"
+    assert near.detail.severity == "critical"
     assert "2026-11-27T00:00:00Z" in near.message
     assert "reconcile backfill --from 2026-11-20T13 --to 2026-11-20T14" in near.message
     (early,) = guard_findings(
         [finding("missing", w)], guard, archives, now - timedelta(days=3), timedelta(hours=24)
     )
-    assert "severity" not in early.detail and early.detail["deletes_at"] == "2026-11-27T00:00:00Z"
+    assert early.detail.severity is None and early.detail.deletes_at == "2026-11-27T00:00:00Z"
     (ok,) = guard_findings([finding("ok", w)], guard, archives, now, timedelta(hours=24))
-    assert "deletes_at" not in ok.detail  # only missing and stale windows are at risk
+    assert ok.detail.deletes_at is None  # only missing and stale windows are at risk
 
 
 def test_a_stale_window_uses_the_indexes_its_manifest_recorded() -> None:
@@ -167,7 +167,7 @@ def test_a_stale_window_uses_the_indexes_its_manifest_recorded() -> None:
     archives = {w: WindowArchive(w, manifest=m)}
     now = DAY1 + timedelta(days=6, hours=12)
     (f,) = guard_findings([finding("stale", w)], guard, archives, now, timedelta(hours=24))
-    assert f.detail["deletes_at"] == "2026-11-27T00:00:00Z" and f.detail["severity"] == "critical"
+    assert f.detail.deletes_at == "2026-11-27T00:00:00Z" and f.detail.severity == "critical"
 
 
 def test_without_ilm_the_configured_retention_applies() -> None:

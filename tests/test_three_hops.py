@@ -91,7 +91,7 @@ def test_late_documents_make_the_hour_stale_and_the_next_run_heals_it(
         230,
         200,
     ), stale
-    assert stale.hop == HOP_ARCHIVE and stale.detail["late"] == 30
+    assert stale.hop == HOP_ARCHIVE and stale.detail.late == 30
     assert "30 arrived after the commit" in stale.message
 
     second = run_job(spec, now=after(H10, 65))
@@ -210,7 +210,7 @@ def test_an_index_deleted_after_archiving_leaves_its_windows_ok_with_indexed_nul
     found = by_window(check(spec, H10.start, hour(11).end, now=after(hour(11), 40)).findings)
     gone, kept = found[H10], found[hour(11)]
     assert (gone.status, gone.expected, gone.indexed, gone.archived) == ("ok", 60, None, 60)
-    assert old in gone.detail["indexed_note"]
+    assert old in gone.detail.indexed_note
     assert (kept.status, kept.indexed, kept.archived) == ("ok", 40, 40)
     again = Archiver(spec).archive(H10.start, hour(11).end, now=after(hour(11), 45))
     assert [r.status for r in again.results] == ["skipped", "skipped"]  # nothing shrinks
@@ -254,14 +254,14 @@ def test_retention_guard_from_a_configured_retention(
     now = after(H10, 60)
     near = job(es_url, index_prefix, str(tmp_path / "a"), lb, **{"source.retention": "1d"})
     f = check(near, H10.start, H10.end, now=now).findings[0]
-    assert f.status == "missing" and f.detail["severity"] == "critical"
+    assert f.status == "missing" and f.detail.severity == "critical"
     assert f"reconcile backfill --from {H10.label} --to {hour(11).label}" in f.message
-    assert f.detail["deletes_at"] == (H10.end + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f.detail.deletes_at == (H10.end + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     far = job(es_url, index_prefix, str(tmp_path / "a"), lb, **{"source.retention": "30d"})
     f = check(far, H10.start, H10.end, now=now).findings[0]
-    assert f.status == "missing" and "severity" not in f.detail and "URGENT" not in f.message
-    assert "source.retention" in f.detail["deletes_basis"]
+    assert f.status == "missing" and f.detail.severity is None and "URGENT" not in f.message
+    assert "source.retention" in f.detail.deletes_basis
 
 
 def test_indexed_counts_cost_a_handful_of_requests_for_many_windows(

@@ -16,24 +16,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
 from ..durations import Duration
 from ..errors import ConfigError
+from ..findings import STATUSES
 
 Severity = Literal["critical", "error", "warning", "info"]
 
 #: Default severity per finding status (PagerDuty and Alertmanager share these four levels).
 DEFAULT_SEVERITY: dict[str, Severity] = {
-    "missing": "critical",
-    "gap": "critical",
-    "no_traffic": "warning",
-    "surplus": "warning",
-    "stale": "warning",
-    "spike": "critical",
+    str(status): cast(Severity, info.severity)
+    for status, info in STATUSES.items()
+    if info.severity != "none"
 }
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"

@@ -18,22 +18,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..findings import EGRESS, HOP_INGEST, HOP_WORDS, LOGFLOW, Finding, iso
+from ..details import LogflowDetail
+from ..findings import EGRESS, HOP_INGEST, HOP_WORDS, LOGFLOW, STATUSES, Finding, iso
 from ..present import fmt_bytes, fmt_hour, fmt_int
 from ..present import fmt_pct as fmt_ratio
 from ..timewin import HOUR, parse_time
 
 #: Statuses grouped into one incident when consecutive (a gap that becomes "missing" is one loss).
-FAMILY = {
-    "gap": "loss",
-    "missing": "loss",
-    "surplus": "surplus",
-    "no_traffic": "no_traffic",
-    "stale": "stale",
-    "spike": "spike",
-}
+FAMILY = {str(status): info.family for status, info in STATUSES.items() if info.family}
 
-ALERTNAME = {
+ALERTNAME: dict[tuple[str, str], str] = {
     (LOGFLOW, "loss"): "LogflowLoss",
     (LOGFLOW, "surplus"): "LogflowSurplus",
     (LOGFLOW, "no_traffic"): "LogflowNoTraffic",
@@ -55,6 +49,12 @@ _WINDOW_LINES = 24
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _severity(f: Finding, by_status: Mapping[str, str]) -> str:
+    """The status's severity, unless the retention guard raised the finding's own."""
+    own = f.detail.severity if isinstance(f.detail, LogflowDetail) else None
+    return own or by_status.get(f.status, "info")
 
 
 def fingerprint(job: str, kind: str, resource: str, window_start: datetime) -> str:
@@ -86,6 +86,8 @@ class Alert:
     threshold: float | None = None
     message: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    """The finding's detail in its JSON form (:func:`reconcile.details.detail_to_dict`):
+    alerts outlive the run in the alert state."""
     indexed: int | None = None
     hop: str | None = None
 
@@ -107,7 +109,7 @@ class Alert:
             window_start=f.window_start,
             status=f.status,
             # The retention guard raises a finding whose documents are about to be deleted.
-            severity=f.detail.get("severity") or severity.get(f.status, "info"),
+            severity=_severity(f, severity),
             expected=f.expected,
             archived=f.archived,
             indexed=f.indexed,
@@ -117,7 +119,7 @@ class Alert:
             baseline=f.baseline,
             threshold=f.threshold,
             message=f.message,
-            detail=dict(f.detail),
+            detail=f.detail_dict(),
         )
 
     def to_dict(self) -> dict[str, Any]:

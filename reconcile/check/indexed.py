@@ -115,10 +115,10 @@ def guard_findings(
         if deadline is None:
             out.append(f)
             continue
-        detail = {**f.detail, "deletes_at": iso(deadline.at), "deletes_basis": deadline.basis}
+        detail = replace(f.logflow, deletes_at=iso(deadline.at), deletes_basis=deadline.basis)
         message = f.message
         if deadline.at - now <= warning:
-            detail["severity"] = "critical"
+            detail.severity = "critical"
             verb = "was due to be deleted" if deadline.at <= now else "will be deleted"
             message += (
                 f". URGENT: Elasticsearch {verb} by {iso(deadline.at)} ({deadline.basis}); "

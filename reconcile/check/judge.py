@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..findings import HOP_ARCHIVE, HOP_BOTH, HOP_INGEST, HOP_WORDS, LOGFLOW, Finding, iso
+from ..archive.layout import Manifest
+from ..details import LogflowDetail
+from ..findings import HOP_ARCHIVE, HOP_BOTH, HOP_INGEST, HOP_WORDS, LOGFLOW, Finding, Status, iso
 from ..timewin import Window
 from .archived import WindowArchive
 from .config import CheckConfig
@@ -57,13 +59,13 @@ def tolerance(cfg: CheckConfig, expected_logs: float) -> float:
     return max(float(cfg.abs_tolerance), cfg.rel_tolerance * expected_logs)
 
 
-def count_status(expected: int, archived: int, expected_logs: float, allowed: float) -> str:
+def count_status(expected: int, archived: int, expected_logs: float, allowed: float) -> Status:
     """The status of a closed, committed window from its counts alone."""
     if abs(archived - expected_logs) <= allowed:
-        return "ok"
+        return Status.OK
     if expected == 0 or archived == 0:
-        return "no_traffic"
-    return "gap" if archived < expected_logs else "surplus"
+        return Status.NO_TRAFFIC
+    return Status.GAP if archived < expected_logs else Status.SURPLUS
 
 
 def archived_rows(cfg: CheckConfig, archive: WindowArchive) -> int:
@@ -91,38 +93,33 @@ def judge_window(
     archived = archived_rows(cfg, archive)
     expected_logs = expected * baseline.ratio
     allowed = tolerance(cfg, expected_logs)
-    detail: dict[str, Any] = {
-        "expected_source": expected_source,
-        "expected_logs": round(expected_logs, 3),
-        "difference": round(archived - expected_logs, 3),
-        "ratio_source": baseline.source,
-        "ratio_samples": baseline.samples,
-        "committed": archive.committed,
-        "files": len(archive.files),
-        "file_bytes": archive.bytes,
-        "file_rows": archive.rows,
-        "quarantined": archive.quarantined,
-    }
-    if archive.manifest is not None:
-        detail["manifest_rows"] = archive.manifest.rows
-        detail["source_count"] = archive.manifest.source_count
-    if archive.manifest is not None:
-        detail.update(_revision_detail(archive))
-    if indexed_note:
-        detail["indexed_note"] = indexed_note
     mismatch = archive.mismatch()
-    if mismatch:
-        detail["manifest_mismatch"] = mismatch
+    detail = LogflowDetail(
+        expected_source=expected_source,
+        expected_logs=round(expected_logs, 3),
+        difference=round(archived - expected_logs, 3),
+        ratio_source=baseline.source,
+        ratio_samples=baseline.samples,
+        committed=archive.committed,
+        files=len(archive.files),
+        file_bytes=archive.bytes,
+        file_rows=archive.rows,
+        quarantined=archive.quarantined,
+        indexed_note=indexed_note or None,
+        manifest_mismatch=mismatch or None,
+    )
+    if archive.manifest is not None:
+        _commit_detail(detail, archive.manifest)
     hop: str | None = None
 
     judge_after = window.end + cfg.grace
     if now < judge_after:
-        status = "pending"
-        detail["judge_after"] = iso(judge_after)
+        status: Status = Status.PENDING
+        detail.judge_after = iso(judge_after)
         opens = "is still open" if now < window.end else "closed less than the grace period ago"
         message = f"window {opens}; judged after {iso(judge_after)}"
     elif not archive.committed:
-        status = "missing"
+        status = Status.MISSING
         uncommitted = archive.uncommitted()
         message = (
             "window closed but has no committed archive (no _manifest.json): the archive job "
@@ -130,7 +127,7 @@ def judge_window(
             f"--to {Window(window.end).label}`"
         )
         if uncommitted:
-            detail["uncommitted"] = uncommitted
+            detail.uncommitted = uncommitted
             message += (
                 f" ({len(uncommitted['files'])} uncommitted file(s) with "
                 f"{uncommitted['file_rows']:,} rows are present)"
@@ -143,15 +140,15 @@ def judge_window(
         status = count_status(expected, archived, expected_logs, allowed)
         if status == "ok":
             more = mismatch["file_rows"] > mismatch.get("manifest_rows", mismatch["file_rows"])
-            status = "surplus" if more else "gap"
+            status = Status.SURPLUS if more else Status.GAP
         hop = HOP_ARCHIVE
         message = _count_message(status, expected, archived, expected_logs, baseline)
         message = f"{_mismatch_message(mismatch)}; {message}"
     elif indexed is not None and indexed != archive.rows + archive.quarantined:
-        status = "stale"
+        status = Status.STALE
         hop = HOP_ARCHIVE
         held = archive.rows + archive.quarantined
-        detail["late"] = indexed - held
+        detail.late = indexed - held
         message = _stale_message(archive, indexed, held, expected, expected_logs, allowed)
     else:
         status = count_status(expected, archived, expected_logs, allowed)
@@ -200,16 +197,16 @@ def _count_message(
     return f"{diff:,.0f} more log rows than expected ({figures}): duplicates"
 
 
-def _revision_detail(archive: WindowArchive) -> dict[str, Any]:
-    """The commit's revision and, once late documents were re-archived, how many."""
-    m = archive.manifest
-    assert m is not None
-    out: dict[str, Any] = {"revision": m.revision, "committed_at": m.committed_at}
+def _commit_detail(detail: LogflowDetail, m: Manifest) -> None:
+    """The commit's counts, its revision and, once late documents were re-archived, how many."""
+    detail.manifest_rows = m.rows
+    detail.source_count = m.source_count
+    detail.revision = m.revision
+    detail.committed_at = m.committed_at
     if m.replaced:
         first = m.replaced[0]
-        out["late_added"] = m.held - int(first.get("rows", 0)) - int(first.get("quarantined", 0))
-        out["first_committed_at"] = first.get("committed_at")
-    return out
+        detail.late_added = m.held - int(first.get("rows", 0)) - int(first.get("quarantined", 0))
+        detail.first_committed_at = first.get("committed_at")
 
 
 def _held_message(indexed: int | None, note: str | None) -> str:

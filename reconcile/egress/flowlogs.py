@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..details import EgressDetail
 from ..errors import ConfigError, ReconcileError
 from ..present import fmt_bytes
 from ..timewin import HOUR, floor_hour
@@ -264,10 +265,14 @@ def _row(items: Any) -> TalkerRow | None:
     )  # fmt: skip
 
 
-def top_talker(detail: Mapping[str, Any] | None) -> TopTalker | None:
-    """The top source and destination of an egress finding's ``detail["drilldown"]``
-    (as :meth:`DrillDown.as_detail` writes it), or None without a drill-down."""
-    dd = (detail or {}).get("drilldown")
+def top_talker(detail: EgressDetail | Mapping[str, Any] | None) -> TopTalker | None:
+    """The top source and destination of an egress finding's drill-down (as
+    :meth:`DrillDown.as_detail` writes it), from the typed detail or its JSON form (alert
+    state), or None without a drill-down."""
+    if isinstance(detail, EgressDetail):
+        dd: Any = detail.drilldown
+    else:
+        dd = (detail or {}).get("drilldown")
     if not isinstance(dd, Mapping):
         return None
     source, destination = _row(dd.get("top_sources")), _row(dd.get("top_destinations"))

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..details import EgressDetail, PortErrorDetail
 from ..errors import ConfigError, ReconcileError
-from ..findings import EGRESS, Finding, problems
+from ..findings import EGRESS, Finding, Status, problems
 from ..job import JobSpec
 from ..present import fmt_bytes
 from ..results import write_findings
@@ -147,30 +148,30 @@ def _finding(
     job: str, gw: str, cfg: EgressConfig, j: Judgement, port_errors: float | None
 ) -> Finding:
     label = j.start.strftime("%Y-%m-%dT%H:%M")
-    detail: dict[str, Any] = {
-        "metric": cfg.metric,
-        "unit": cfg.unit,
-        "period_s": cfg.period_s,
-        "method": j.method,
-        "crossed": list(j.crossed),
-        "score": round(j.score, 2) if j.score is not None and j.score != float("inf") else None,
-        "history_weeks": j.history_weeks,
-        "level": round(j.level, 3) if j.level != 1.0 else None,
-        "note": j.note or None,
-        "port_allocation_errors": int(port_errors) if port_errors is not None else None,
-    }
+    detail = EgressDetail(
+        metric=cfg.metric,
+        unit=cfg.unit,
+        period_s=cfg.period_s,
+        method=j.method,
+        crossed=list(j.crossed),
+        score=round(j.score, 2) if j.score is not None and j.score != float("inf") else None,
+        history_weeks=j.history_weeks,
+        level=round(j.level, 3) if j.level != 1.0 else None,
+        note=j.note or None,
+        port_allocation_errors=int(port_errors) if port_errors is not None else None,
+    )
     return Finding(
         job=job,
         kind=EGRESS,
         resource=gw,
         window_start=j.start,
-        status=j.status,
+        status=Status(j.status),
         bytes=int(j.value) if j.value is not None else None,
         baseline=round(j.baseline, 1) if j.baseline is not None else None,
         threshold=round(float(j.threshold), 1) if j.threshold is not None else None,
         ratio=round(j.value / j.baseline, 4) if j.value is not None and j.baseline else None,
         message=_message(gw, cfg, j, label),
-        detail={k: v for k, v in detail.items() if v is not None},
+        detail=detail,
     )
 
 
@@ -181,7 +182,7 @@ def port_finding(job: str, gw: str, t: datetime, count: float) -> Finding:
         kind=EGRESS,
         resource=f"{gw}/{PORT_ERRORS}",
         window_start=t,
-        status="spike",
+        status=Status.SPIKE,
         threshold=0.0,
         message=(
             f"{gw} could not allocate a source port {int(count):,} times in "
@@ -189,12 +190,13 @@ def port_finding(job: str, gw: str, t: datetime, count: float) -> Finding:
             "to one destination per gateway address; add secondary IPv4 addresses to the "
             "gateway or spread the traffic over more destinations or gateways"
         ),
-        detail={"metric": PORT_ERRORS, "count": int(count), "gateway": gw},
+        detail=PortErrorDetail(count=int(count), gateway=gw),
     )
 
 
 def _with_drilldown(f: Finding, dd: DrillDown) -> Finding:
-    detail = {**f.detail, "drilldown": dd.as_detail()}
+    assert isinstance(f.detail, EgressDetail)
+    detail = dataclasses.replace(f.detail, drilldown=dd.as_detail())
     extra = []
     if dd.sources:
         top = dd.sources[0]
@@ -252,7 +254,9 @@ def drill_down(
             )
         except ReconcileError as exc:
             warnings.append(f"drill-down {f.resource} {f.window_start:%Y-%m-%dT%H}: {exc}")
-            out.append(dataclasses.replace(f, detail={**f.detail, "drilldown_error": str(exc)}))
+            assert isinstance(f.detail, EgressDetail)
+            detail = dataclasses.replace(f.detail, drilldown_error=str(exc))
+            out.append(dataclasses.replace(f, detail=detail))
             continue
         out.append(_with_drilldown(f, dd))
     return out

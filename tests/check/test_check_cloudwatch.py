@@ -163,13 +163,13 @@ def test_learned_ratio_from_the_results_history(tmp_path: Any, lb: str, aws_endp
     assert report.ratio_history == "results history: 24 hours"
     assert [f.status for f in report.findings] == ["ok", "gap", "surplus"]
     first = report.findings[0]
-    assert (first.baseline, first.detail["ratio_source"], first.detail["ratio_samples"]) == (
+    assert (first.baseline, first.detail.ratio_source, first.detail.ratio_samples) == (
         0.5,
         "learned",
         24,
     )
     # The next hour's trailing window includes the hour just judged.
-    assert report.findings[1].detail["ratio_samples"] == 24
+    assert report.findings[1].detail.ratio_samples == 24
 
 
 def test_learned_ratio_computed_without_history(tmp_path: Any, lb: str, aws_endpoint: str) -> None:
@@ -193,7 +193,7 @@ def test_learned_ratio_computed_without_history(tmp_path: Any, lb: str, aws_endp
         update={"check": spec.check.model_copy(update={"ratio_min_samples": 48})}
     )
     (g,) = check(strict, target.start, target.end, write_results=False).findings
-    assert g.status == "gap" and g.detail["ratio_source"] == "configured (not enough history)"
+    assert g.status == "gap" and g.detail.ratio_source == "configured (not enough history)"
 
 
 def test_manifest_disagreement_is_a_finding(archive_uri: str, store: ObjectStore, lb: str) -> None:

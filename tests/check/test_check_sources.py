@@ -131,5 +131,5 @@ def test_archive_from_elasticsearch_then_check(
         ("ok", 300, 300),
         ("gap", 250, 200),
     ]
-    assert report.findings[0].detail["source_count"] == 300
+    assert report.findings[0].detail.source_count == 300
     assert report.object_requests["footer_reads"] == 2

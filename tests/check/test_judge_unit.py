@@ -103,7 +103,7 @@ def test_expected_ratio_scales_the_expected_log_count() -> None:
     half = Baseline(0.5, "configured")
     ok = judged(1000, archive([500]), baseline=half)
     assert ok.status == "ok" and ok.baseline == 0.5 and ok.ratio == 0.5
-    assert ok.detail["expected_logs"] == 500
+    assert ok.detail.expected_logs == 500
     assert judged(1000, archive([400]), baseline=half).status == "gap"
     assert judged(1000, archive([600]), baseline=half).status == "surplus"
     # Without the ratio, the same hour is a gap.
@@ -116,7 +116,7 @@ def test_pending_while_open_and_within_grace() -> None:
     assert inside.status == "pending" and "still open" in inside.message
     grace = judged(1000, archive([10]), cfg, now=W.end + timedelta(minutes=44))
     assert grace.status == "pending" and "grace" in grace.message
-    assert grace.detail["judge_after"] == "2026-11-20T14:45:00Z"
+    assert grace.detail.judge_after == "2026-11-20T14:45:00Z"
     after = judged(1000, archive([10]), cfg, now=W.end + timedelta(minutes=45))
     assert after.status == "gap"
     # Pending even without any archive: the archive job may not have run yet.
@@ -129,7 +129,7 @@ def test_missing_when_closed_without_a_manifest() -> None:
     # Files without a manifest are an interrupted run: still missing, and said so.
     g = judged(1000, archive([1000], committed=False))
     assert g.status == "missing"
-    assert g.detail["uncommitted"] == {"files": ["part-000-00000.parquet"], "file_rows": 1000}
+    assert g.detail.uncommitted == {"files": ["part-000-00000.parquet"], "file_rows": 1000}
     assert "uncommitted" in g.message
     # An empty hour that was committed is not missing.
     assert judged(0, archive([])).status == "ok"
@@ -140,19 +140,19 @@ def test_manifest_disagreement_is_never_ok() -> None:
     extra = archive([600, 400], manifest_rows=[600])
     f = judged(1000, extra)
     assert f.status == "surplus"
-    assert f.detail["manifest_mismatch"]["extra_files"] == ["part-000-00001.parquet"]
+    assert f.detail.manifest_mismatch["extra_files"] == ["part-000-00001.parquet"]
     assert "disagrees with its manifest" in f.message
     # A file's rows changed, fewer than the manifest says, but within tolerance: gap.
     fewer = archive([999], manifest_rows=[1000])
     g = judged(999, fewer)
     assert g.status == "gap"
-    assert g.detail["manifest_mismatch"]["rows_differ"] == [
+    assert g.detail.manifest_mismatch["rows_differ"] == [
         {"path": "part-000-00000.parquet", "manifest_rows": 1000, "file_rows": 999}
     ]
     # Count-based problems keep their own status, with the mismatch in the detail.
     lost = archive([500], manifest_rows=[500, 500])
     h = judged(1000, lost)
-    assert h.status == "gap" and h.detail["manifest_mismatch"]["missing_files"]
+    assert h.status == "gap" and h.detail.manifest_mismatch["missing_files"]
 
 
 def test_unreadable_manifest_and_file() -> None:
@@ -168,7 +168,7 @@ def test_unreadable_manifest_and_file() -> None:
     g = judged(100, b)
     # An extra file whose rows cannot be known: not more rows than the manifest, so gap.
     assert g.status == "gap"
-    mm = g.detail["manifest_mismatch"]
+    mm = g.detail.manifest_mismatch
     assert mm["unreadable_files"][0]["path"] == "part-000-00001.parquet"
 
 

@@ -52,7 +52,7 @@ def test_static_threshold(cloudwatch: Any, region: str, hour: datetime, now: dat
     assert len(found) == 6 and report.unsettled == 0
     spike = found[t]
     # 1.6x is below the seasonal layer's doubling, above the static 25 GiB.
-    assert spike.status == "spike" and spike.detail["crossed"] == ["static"]
+    assert spike.status == "spike" and spike.detail.crossed == ["static"]
     assert spike.threshold == 25 * GIB and spike.bytes is not None and spike.bytes > 30 * GIB
     assert "above the static threshold of 25 GiB" in spike.message
     assert [f.status for s, f in found.items() if s != t] == ["ok"] * 5
@@ -81,11 +81,11 @@ def test_seasonal_baseline(cloudwatch: Any, region: str, hour: datetime, now: da
     assert batch.bytes > 3 * neighbour  # the weekly batch hour is big, and expected
     assert batch.bytes / batch.baseline == pytest.approx(1.0, abs=0.25)
     spike = found[t]
-    assert spike.detail["method"] == "seasonal" and spike.detail["history_weeks"] == 4
+    assert spike.detail.method == "seasonal" and spike.detail.history_weeks == 4
     assert spike.ratio is not None and spike.ratio > 2.4
     assert spike.threshold is not None and spike.baseline is not None
     assert spike.baseline < spike.threshold < (spike.bytes or 0)
-    assert "seasonal baseline" in spike.message and spike.detail["score"] > 5
+    assert "seasonal baseline" in spike.message and spike.detail.score > 5
 
 
 def test_short_history_falls_back(
@@ -101,10 +101,10 @@ def test_short_history_falls_back(
     )
     report = judge_egress(spec, hour - 6 * HOUR, hour, now=now, write_results=False)
     a, b = by_start(report.findings, with_static)[t], by_start(report.findings, without)[t]
-    assert a.status == "spike" and a.detail["method"] == "static" and a.threshold == 40 * GIB
-    assert "too little history (1 of 3 weeks" in a.detail["note"]
+    assert a.status == "spike" and a.detail.method == "static" and a.threshold == 40 * GIB
+    assert "too little history (1 of 3 weeks" in a.detail.note
     assert "too little history for a seasonal baseline" in a.message
-    assert b.status == "ok" and b.detail["method"] == "none"
+    assert b.status == "ok" and b.detail.method == "none"
     assert "no static threshold set, so not judged" in b.message
 
 
@@ -130,10 +130,10 @@ def test_maintenance_exclusion(cloudwatch: Any, region: str, hour: datetime, now
         write_results=False,
     )
     found = by_start(report.findings, gw)
-    assert found[t].status == "spike" and found[t].detail["history_weeks"] == 2
+    assert found[t].status == "spike" and found[t].detail.history_weeks == 2
     assert found[t].baseline == pytest.approx(20 * GIB, rel=0.1)
     excluded = found[hour - 5 * HOUR]
-    assert excluded.status == "ok" and excluded.detail["method"] == "maintenance"
+    assert excluded.status == "ok" and excluded.detail.method == "maintenance"
     assert excluded.message == "maintenance window: load test; not judged"
 
 
@@ -149,13 +149,13 @@ def test_port_allocation_errors(
     )
     (port,) = report.problems
     assert port.resource == f"{gw}/ErrorPortAllocation" and port.status == "spike"
-    assert port.window_start == hour - 3 * HOUR and port.detail["count"] == 17
+    assert port.window_start == hour - 3 * HOUR and port.detail.count == 17
     assert port.bytes is None and port.threshold == 0.0
     assert "could not allocate a source port 17 times" in port.message
     main = by_start(report.findings, gw)
     assert main[hour - 3 * HOUR].status == "ok"
-    assert main[hour - 3 * HOUR].detail["port_allocation_errors"] == 17
-    assert main[hour - 2 * HOUR].detail["port_allocation_errors"] == 0
+    assert main[hour - 3 * HOUR].detail.port_allocation_errors == 17
+    assert main[hour - 2 * HOUR].detail.port_allocation_errors == 0
 
 
 def nat_gateway(region: str) -> tuple[str, str, str]:
@@ -192,7 +192,7 @@ def test_drilldown_names_s3_through_nat_and_stores_results(
 
     (spike,) = report.problems
     assert spike.window_start == t
-    dd = spike.detail["drilldown"]
+    dd = spike.detail.drilldown
     assert dd["interface_id"] == eni and dd["flow_log_bytes"] == int(79 * GIB)
     assert dd["top_sources"][0]["talker"] == "10.0.3.17"
     assert dd["top_sources"][0]["bytes"] == int(60 * GIB)
@@ -227,7 +227,7 @@ def test_drilldown_from_v2_flow_logs_says_what_is_missing(
     ], fields=V2_FIELDS)  # fmt: skip
     spec = job(region, nat_gateways=[gw], flow_logs_uri=flow_uri)
     (spike,) = judge_egress(spec, hour - 6 * HOUR, hour, now=now, write_results=False).problems
-    dd = spike.detail["drilldown"]
+    dd = spike.detail.drilldown
     assert dd["top_destinations"][0]["talker"] == "52.216.8.1" and dd["aws_services"] == []
     assert "pkt-dstaddr" in dd["missing_fields"]
     assert "The flow logs lack flow-direction" not in spike.message  # mid-sentence, lower case

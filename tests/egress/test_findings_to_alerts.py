@@ -101,7 +101,7 @@ def test_every_sink_and_the_report_name_the_top_talker_and_s3(
     t = hour - HOUR  # the latest judged hour: the incident is still firing
     findings = spike_findings(region, s3_bucket, hour, now, t)
     (spike,) = [f for f in findings if f.is_problem]
-    assert spike.window_start == t and "drilldown" in spike.detail
+    assert spike.window_start == t and spike.detail.drilldown is not None
 
     report = notify(alert_spec(tmp_path, receiver, alertmanager), findings, now=now)
     assert report.ok, report.as_dict()

@@ -54,7 +54,7 @@ def test_twelve_weeks_of_hourly_history_read_by_age(
     report = judge_egress(spec, hour - 6 * HOUR, hour, now=now, write_results=False,
                           cloudwatch=cloudwatch)  # fmt: skip
     spike = next(f for f in report.findings if f.window_start == t)
-    assert spike.status == "spike" and spike.detail["history_weeks"] == 12
+    assert spike.status == "spike" and spike.detail.history_weeks == 12
     # One request per retention age (older than 63 days, 15-63 days, younger), each served.
     starts = sorted(c["StartTime"] for c in calls)
     assert len(calls) == 3 and all(served(c, now) for c in calls)
