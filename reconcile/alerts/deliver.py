@@ -24,6 +24,7 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
 )
+from tenacity.stop import stop_base
 
 from .config import Redactor
 
@@ -188,13 +189,16 @@ def send(
         base = policy.initial_wait_s * 2 ** (state.attempt_number - 1)
         return min(policy.max_wait_s, base + random.uniform(0, policy.initial_wait_s))
 
-    def too_long(state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        return (
-            isinstance(exc, DeliveryError)
-            and exc.retry_after is not None
-            and exc.retry_after > policy.max_wait_s
-        )
+    class TooLong(stop_base):
+        """Stop when the sink asks to wait longer than the policy's ceiling."""
+
+        def __call__(self, state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            return (
+                isinstance(exc, DeliveryError)
+                and exc.retry_after is not None
+                and exc.retry_after > policy.max_wait_s
+            )
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -209,7 +213,7 @@ def send(
 
     retrying = Retrying(
         retry=retry_if_exception(lambda e: isinstance(e, DeliveryError) and e.retryable),
-        stop=stop_after_attempt(policy.retries + 1) | too_long,
+        stop=stop_after_attempt(policy.retries + 1) | TooLong(),
         wait=wait,
         sleep=sleep,
         before_sleep=before_sleep,

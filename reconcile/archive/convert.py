@@ -277,7 +277,7 @@ def _plain_normalizer(
         items = v if isinstance(v, list) else [v]
         if elem is None:
             return items
-        out = []
+        out: list[Any] = []
         for item in items:
             if item is None:
                 out.append(None)

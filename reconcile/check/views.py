@@ -74,4 +74,4 @@ def alb_logs_table(spec: JobSpec, start: datetime, end: datetime) -> Any:
     """ALB access-log entries around ``[start, end)`` with the Athena table's column names."""
     from ..expected import read_alb_logs
 
-    return read_alb_logs(spec.expected, start, end)  # type: ignore[attr-defined]
+    return read_alb_logs(spec.expected, start, end)
