@@ -267,11 +267,39 @@ def test_version_rules() -> None:
         pass
 
 
-def test_opensearch_serverless_is_refused_with_the_reason() -> None:
+def test_opensearch_serverless_reads_through_a_point_in_time_without_asking_a_version() -> None:
+    # Serverless collections serve POST /<index>/_search/point_in_time, search_after and
+    # slices (AWS: "Using PIT with Amazon OpenSearch Serverless"), not ISM nor _shard_doc.
     from reconcile.source.factory import open_source
 
     cfg = SourceConfig(
-        url="https://abc.us-east-1.aoss.amazonaws.com", aws_sigv4=True, aws_service="aoss"
+        url="https://abc.eu-west-1.aoss.amazonaws.com",
+        aws_sigv4=True,
+        aws_service="aoss",
+        aws_region="eu-west-1",
+        max_retries=0,
     )
-    with pytest.raises(ConfigError, match="neither point in time nor scroll"):
-        open_source(cfg)
+    src = open_source(cfg)
+    assert isinstance(src, OpenSearchSource) and src.serverless
+
+    class Pits(RecordedOpenSearch):
+        def create_pit(self, index: str, params: dict[str, Any]) -> Any:
+            self.transport.calls.append(f"POST /{index}/_search/point_in_time")
+            return {"pit_id": "p1"}
+
+        def delete_pit(self, body: dict[str, Any]) -> Any:
+            self.transport.calls.append(f"DELETE /_search/point_in_time {body['pit_id']}")
+            return {}
+
+    src.client = Pits({})
+    with src.point_in_time(["hub-logs-a"]) as pit:
+        assert pit.sort() == [{"@timestamp": "asc"}, {"_index": "asc"}, {"_id": "asc"}]
+    assert src.index_lives() is None  # Serverless lifecycle policies are not ISM
+    assert src.client.transport.calls == [
+        "POST /hub-logs-a/_search/point_in_time",
+        "DELETE /_search/point_in_time ['p1']",
+    ]  # no GET / for a version, no ISM request
+    with pytest.raises(ConfigError, match="Serverless"):
+        OpenSearchSource(
+            cfg.model_copy(update={"tiebreak": "shard_doc"}), client=Pits({})
+        ).tiebreak()

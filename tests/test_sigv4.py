@@ -28,15 +28,21 @@ ROOT = {"version": {"distribution": "opensearch", "number": "2.19.0"}, "tagline"
 
 
 def verify(
-    method: str, path: str, headers: dict[str, str], body: bytes, region: str, secret: str
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    region: str,
+    secret: str,
+    service: str = "es",
 ) -> str:
     """``ok`` or why the request's signature is wrong, recomputed from scratch."""
     auth = headers.get("authorization", "")
     if not auth.startswith("AWS4-HMAC-SHA256 "):
         return f"not SigV4: {auth!r}"
     parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 ") :].split(","))
-    access_key, date, cred_region, service, _ = parts["Credential"].split("/")
-    if (access_key, cred_region, service) != ("testing", region, "es") or not headers.get(
+    access_key, date, cred_region, scope_service, _ = parts["Credential"].split("/")
+    if (access_key, cred_region, scope_service) != ("testing", region, service) or not headers.get(
         "x-amz-date", ""
     ).startswith(date):
         return f"credential scope {parts['Credential']}"
@@ -64,6 +70,7 @@ class Receiver:
         self.verdicts: list[tuple[str, str, str]] = []
         self.tamper = False
         self.secret = "testing"  # what AWS_SECRET_ACCESS_KEY holds in the tests
+        self.service = "es"
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,7 +84,13 @@ class Receiver:
                     body = body.replace(b"gte", b"gt ")  # a proxy that changed the query
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 verdict = verify(
-                    self.command, self.path, headers, body, receiver.region, receiver.secret
+                    self.command,
+                    self.path,
+                    headers,
+                    body,
+                    receiver.region,
+                    receiver.secret,
+                    receiver.service,
                 )
                 receiver.verdicts.append((self.command, urlsplit(self.path).path, verdict))
                 if verdict != "ok":
@@ -120,6 +133,20 @@ def test_signed_requests_verify_independently(receiver: Receiver) -> None:
     assert src.ping() == "2.19.0"
     assert src.count(Window(datetime(2026, 11, 20, 13, tzinfo=UTC))) == 7
     assert receiver.verdicts == [("GET", "/", "ok"), ("POST", "/hub-logs-*/_count", "ok")]
+
+
+def test_serverless_requests_are_signed_for_aoss(receiver: Receiver) -> None:
+    receiver.service = "aoss"
+    cfg = SourceConfig(
+        url=receiver.url,
+        index="hub-logs-*",
+        aws_sigv4=True,
+        aws_service="aoss",
+        aws_region="eu-west-1",
+        max_retries=0,
+    )
+    assert open_source(cfg).count(Window(datetime(2026, 11, 20, 13, tzinfo=UTC))) == 7
+    assert receiver.verdicts == [("POST", "/hub-logs-*/_count", "ok")]
 
 
 def test_a_changed_body_fails_verification(receiver: Receiver) -> None:

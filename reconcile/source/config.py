@@ -21,7 +21,7 @@ class SourceConfig(BaseModel):
     aws_sigv4: bool = False
     """Sign requests with AWS SigV4 (Amazon OpenSearch Service); credentials from the standard AWS chain (IRSA)."""
     aws_service: Literal["es", "aoss"] = "es"
-    """SigV4 service name: es for an OpenSearch Service domain; aoss (Serverless) is refused: no point in time."""
+    """SigV4 service name: es for an OpenSearch Service domain, aoss for an OpenSearch Serverless collection."""
     aws_region: str | None = None
     """SigV4 region (default AWS_REGION / AWS_DEFAULT_REGION)."""
     tiebreak: Literal["auto", "shard_doc", "id"] = "auto"

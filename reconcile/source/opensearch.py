@@ -40,13 +40,6 @@ PIT_SINCE = (2, 4)
 #: First version whose ``_shard_doc`` is a total order (opensearch-project/OpenSearch#18924).
 SHARD_DOC_SINCE = (3, 3)
 
-AOSS_REFUSAL = (
-    "OpenSearch Serverless (source.aws_service = 'aoss') cannot be archived exactly: it "
-    "supports neither point in time nor scroll, so no consistent snapshot of a window can be "
-    "read and verified. Use an Amazon OpenSearch Service domain (aws_service = 'es', "
-    "OpenSearch 2.5 or later)"
-)
-
 #: Keys of an Elasticsearch-style keyword request that belong in an OpenSearch request body.
 _BODY_KEYS = frozenset(
     {
@@ -100,8 +93,6 @@ def connect(cfg: SourceConfig) -> Any:
     """An OpenSearch client: SigV4, ES_API_KEY, or ES_USERNAME+ES_PASSWORD; ES_CA_CERTS."""
     from opensearchpy import OpenSearch
 
-    if cfg.aws_sigv4 and cfg.aws_service == "aoss":
-        raise ConfigError(AOSS_REFUSAL)
     kwargs: dict[str, Any] = {
         "timeout": cfg.request_timeout_s,
         # Retries live in one place (tenacity in ElasticSource.call), with backoff.
@@ -200,6 +191,9 @@ class OpenSearchSource(ElasticSource):
         self.client = client if client is not None else connect(cfg)
         self.es = _Compat(self.client)
         self._version = version
+        #: OpenSearch Serverless (SigV4 service ``aoss``): point in time, search_after and
+        #: slices as on a domain, but no version to ask, no ISM and no ``_shard_doc``.
+        self.serverless = cfg.aws_sigv4 and cfg.aws_service == "aoss"
 
     def classify(self, exc: BaseException) -> BaseException:
         return classify(exc)
@@ -218,6 +212,11 @@ class OpenSearchSource(ElasticSource):
     def tiebreak(self) -> str:
         """``shard_doc`` or ``id``: the total order the point-in-time reads use."""
         choice = self.cfg.tiebreak
+        if choice == "shard_doc" and self.serverless:
+            raise ConfigError(
+                "source.tiebreak = 'shard_doc' is not known to work on OpenSearch Serverless; "
+                "use 'auto' (timestamp, _index, _id)"
+            )
         if choice == "shard_doc" and self.version < (*SHARD_DOC_SINCE, 0):
             raise ConfigError(
                 f"source.tiebreak = 'shard_doc' needs OpenSearch 3.3.0 or later; this server "
@@ -230,7 +229,7 @@ class OpenSearchSource(ElasticSource):
     @contextmanager
     def point_in_time(self, indices: list[str]) -> Iterator[PointInTime]:
         """Open an OpenSearch point in time over ``indices``; always deleted on exit."""
-        if self.version < (*PIT_SINCE, 0):
+        if not self.serverless and self.version < (*PIT_SINCE, 0):
             raise SourceError(
                 f"OpenSearch {'.'.join(map(str, self.version))} has no point in time (2.4+): "
                 "windows cannot be read from one consistent snapshot"
@@ -255,6 +254,8 @@ class OpenSearchSource(ElasticSource):
 
     def index_lives(self) -> list[IndexLife] | None:
         """Index lifetimes from ISM (``_plugins/_ism/explain`` and the policies it names)."""
+        if self.serverless:  # Serverless data lifecycle policies are not ISM: source.retention
+            return None
         tr = self.client.transport
         try:
             explain = self.call(
