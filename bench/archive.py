@@ -15,6 +15,11 @@ each variant runs in its own subprocess, one after the other:
 ``naive``        ``elasticsearch.helpers.scan`` into a pandas DataFrame, ``to_parquet``;
 ``elasticdump``  elasticdump (npm) in point-in-time mode to an NDJSON file.
 
+``--server osmem`` runs raw and reconcile against osmem-server (in-memory, OpenSearch 3 API)
+instead: the raw reader then uses OpenSearch's point in time and reconcile's OpenSearch
+order, ``[@timestamp, _index, _id]``, through opensearch-py (naive and elasticdump are
+Elasticsearch-client tools and are not run there). Its figures go to their own section.
+
 Measured for each: wall-clock docs/s of the whole process, the client process tree's CPU
 (user + sys from ``wait4``) per million documents, and its peak RSS (``ru_maxrss``). The
 Python variants also report their import (startup) CPU separately. The servers (noida-db,
@@ -48,6 +53,12 @@ ELASTICDUMP_BIN = NODE_DIR / "node_modules" / "elasticdump" / "bin" / "elasticdu
 RESULTS = ROOT / "bench" / "results" / "archive-latest.json"
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Archive (`bench/archive.py`)"
+SERVERS = ("noida", "osmem")
+SECTIONS = {
+    "noida": SECTION,
+    "osmem": "## Archive on OpenSearch (`bench/archive.py --server osmem`)",
+}
+RESULTS_OSMEM = ROOT / "bench" / "results" / "archive-osmem-latest.json"
 
 WINDOW_START = datetime(2026, 11, 1, 12, tzinfo=UTC)  # a closed hour; holds every document
 INDEX_PREFIX = "bench-logs-"
@@ -162,6 +173,7 @@ class Params:
     page_size: int
     slices: int
     workdir: Path
+    server: str = "noida"
 
     @property
     def window_query(self) -> dict[str, Any]:
@@ -180,6 +192,9 @@ def _stats(path: str, **facts: Any) -> None:
 
 def worker_raw(a: argparse.Namespace) -> None:
     """The read limit: reconcile's client and request body, nothing done with the hits."""
+    if a.server == "osmem":
+        worker_raw_opensearch(a)
+        return
     from concurrent.futures import ThreadPoolExecutor
 
     from reconcile.source.config import SourceConfig
@@ -216,6 +231,54 @@ def worker_raw(a: argparse.Namespace) -> None:
         with ThreadPoolExecutor(a.slices, thread_name_prefix="slice") as pool:
             docs = sum(pool.map(read, range(a.slices)))
     es.close_point_in_time(id=pit)
+    _stats(
+        a.stats,
+        docs=docs,
+        startup_cpu_s=cpu0,
+        work_cpu_s=time.process_time() - cpu0,
+        work_wall_s=time.perf_counter() - wall0,
+    )
+
+
+def worker_raw_opensearch(a: argparse.Namespace) -> None:
+    """The read limit on OpenSearch: opensearch-py, its point in time, reconcile's order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reconcile.source.config import SourceConfig
+    from reconcile.source.opensearch import connect
+
+    client = connect(SourceConfig(url=a.es_url, index=a.index, page_size=a.page_size))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    pit = client.create_pit(index=a.index, params={"keep_alive": "5m"})["pit_id"]
+
+    def read(slice_id: int) -> int:
+        # The same body as reconcile.source.opensearch.OpenSearchPointInTime (order "id").
+        body: dict[str, Any] = {
+            "size": a.page_size,
+            "query": json.loads(a.query),
+            "sort": [{"@timestamp": "asc"}, {"_index": "asc"}, {"_id": "asc"}],
+            "docvalue_fields": [{"field": "@timestamp", "format": "epoch_millis"}],
+            "track_total_hits": False,
+        }
+        if a.slices > 1:
+            body["slice"] = {"id": slice_id, "max": a.slices}
+        pit_id, n = pit, 0
+        while True:
+            body["pit"] = {"id": pit_id, "keep_alive": "5m"}
+            resp = client.search(body=body)
+            pit_id = resp.get("pit_id", pit_id)
+            hits = resp["hits"]["hits"]
+            if not hits:
+                return n
+            n += len(hits)
+            body["search_after"] = hits[-1]["sort"]
+
+    if a.slices == 1:
+        docs = read(0)
+    else:
+        with ThreadPoolExecutor(a.slices, thread_name_prefix="slice") as pool:
+            docs = sum(pool.map(read, range(a.slices)))
+    client.delete_pit(body={"pit_id": [pit]})
     _stats(
         a.stats,
         docs=docs,
@@ -309,6 +372,7 @@ def worker_main(argv: list[str]) -> None:
     p.add_argument("--page-size", type=int, required=True)
     p.add_argument("--slices", type=int, required=True)
     p.add_argument("--stats", required=True, help="file for the worker's own figures")
+    p.add_argument("--server", choices=SERVERS, default="noida")
     p.add_argument("--archive", help="reconcile: archive URI")
     p.add_argument("--out", help="naive: Parquet file")
     a = p.parse_args(argv)
@@ -328,7 +392,7 @@ def worker_main(argv: list[str]) -> None:
 
 
 def _server_cpu() -> float | None:
-    """CPU seconds used so far by the noida-db processes this bench started."""
+    """CPU seconds used so far by the server processes (noida-db, osmem-server) started here."""
     try:
         import psutil
     except ImportError:
@@ -336,7 +400,8 @@ def _server_cpu() -> float | None:
     total = 0.0
     for proc in psutil.Process().children(recursive=True):
         try:
-            if "noida" in " ".join(proc.cmdline()):
+            line = " ".join(proc.cmdline())
+            if "noida" in line or "osmem" in line:
                 t = proc.cpu_times()
                 total += t.user + t.system
         except psutil.Error:
@@ -449,6 +514,8 @@ def worker_cmd(variant: str, p: Params, stats: Path) -> list[str]:
         str(p.slices),
         "--stats",
         str(stats),
+        "--server",
+        p.server,
     ]
 
 
@@ -591,14 +658,19 @@ def ensure_elasticdump() -> None:
 # -- servers and data -------------------------------------------------------------------------
 
 
-def load_index(es_url: str, index: str, size: int) -> float:
+def load_index(es_url: str, index: str, size: int, server: str = "noida") -> float:
     """Create the index with an explicit mapping and bulk-load ``size`` documents; seconds."""
     from elasticsearch import Elasticsearch
 
     from reconcile.synth import bulk_index, window_docs
     from reconcile.timewin import Window
+    from tests.servers import OpenSearchTestClient
 
-    es = Elasticsearch(es_url, request_timeout=300)
+    es: Any = (
+        OpenSearchTestClient(es_url)
+        if server == "osmem"
+        else Elasticsearch(es_url, request_timeout=300)
+    )
     t0 = time.perf_counter()
     es.indices.create(index=index, mappings=MAPPING)
     docs = window_docs(Window(WINDOW_START), size, seed=size)
@@ -708,13 +780,42 @@ absolute rates. Every run's document count is checked (reconcile's from its mani
 """
 
 
+METHOD_OSMEM = """\
+The same bench against osmem-server, an in-memory OpenSearch 3 compatible server: one index,
+N synthetic documents in one hour window, loaded once (not measured), then:
+
+- **raw**: OpenSearch's point in time (`POST /<index>/_search/point_in_time`) +
+  `search_after` on reconcile's OpenSearch order `[@timestamp, _index, _id]` through
+  opensearch-py with reconcile's client settings and request body, same page size and
+  slices, one thread per slice; hits counted only.
+- **reconcile**: `reconcile archive` (the CLI; `source.kind = auto` finds OpenSearch) to
+  moto's S3 server, every step as on Elasticsearch (convert, zstd Parquet, upload, verify,
+  commit).
+
+Client and server figures as in the section above; osmem-server's CPU is its own process.
+It shares the two cores with the client and keeps everything in memory (no disk figure).
+"""
+
+
 def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str, Any]) -> str:
     """The body of the Archive section of docs/benchmarks.md."""
     m, v = meta["machine"], meta["versions"]
     loads = ", ".join(
         f"{r.size:,} in {r.load_s:.0f} s ({r.index_mb:,.0f} MB on disk)" for r in results
     )
-    lines = [
+    head: list[str] = []
+    if meta.get("server") == "osmem":
+        loads = ", ".join(f"{r.size:,} in {r.load_s:.0f} s" for r in results)
+        head = [
+            METHOD_OSMEM,
+            f"Run {meta['date']}: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, {m['os']}; "
+            f"Python {v['python']}, logflow-reconcile {v['logflow-reconcile']}, opensearch-py "
+            f"{v.get('opensearch-py', '?')}, pyarrow {v['pyarrow']}, osmem-server "
+            f"{v.get('osmem-server', '?')}. Page size {meta['page_size']}, {meta['slices']} "
+            f"slices, {meta['repeat']} run(s) per variant. Loaded: {loads}.",
+            "",
+        ]
+    lines = head or [
         METHOD,
         f"Run {meta['date']}: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, {m['os']}; "
         f"Python {v['python']}, logflow-reconcile {v['logflow-reconcile']}, elasticsearch-py "
@@ -774,10 +875,14 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
     return "\n".join(lines) + "\n"
 
 
-def write_docs(body: str, path: Path = DOCS) -> None:
+def write_docs(body: str, path: Path = DOCS, section: str = SECTION) -> None:
     """Replace the body of this bench's section in docs/benchmarks.md, nothing else."""
     text = path.read_text()
-    start = text.index(SECTION) + len(SECTION)
+    if section not in text:  # a new section goes right after the Elasticsearch one
+        nxt = text.find("\n## ", text.index(SECTION) + len(SECTION))
+        at = len(text) if nxt == -1 else nxt + 1
+        text = text[:at] + section + "\n\n" + text[at:]
+    start = text.index(section) + len(section)
     nxt = text.find("\n## ", start)
     end = len(text) if nxt == -1 else nxt + 1
     path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:])
@@ -800,7 +905,16 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for dist in ("logflow-reconcile", "elasticsearch", "pyarrow", "pandas", "noida-db", "moto"):
+    for dist in (
+        "logflow-reconcile",
+        "elasticsearch",
+        "opensearch-py",
+        "pyarrow",
+        "pandas",
+        "noida-db",
+        "osmem-server",
+        "moto",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -830,6 +944,7 @@ class Options:
     profile: Path | None
     write_docs: bool
     report: Path | None
+    server: str = "noida"
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -847,7 +962,13 @@ def parse_args(argv: list[str]) -> Options:
         default=[250_000, 1_000_000],
         help="index sizes, smallest first (default: 250000 1000000)",
     )
-    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="noida",
+        help="noida (Elasticsearch API, every variant) or osmem (OpenSearch API: raw and reconcile)",
+    )
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, help="default: all the server runs")
     p.add_argument(
         "--page-size",
         type=int,
@@ -873,7 +994,11 @@ def parse_args(argv: list[str]) -> Options:
         default=Path(tempfile.gettempdir()),
         help="where server data and outputs go (removed after each size)",
     )
-    p.add_argument("--results", type=Path, default=RESULTS, help="JSON results file")
+    p.add_argument(
+        "--results",
+        type=Path,
+        help=f"JSON results file (default {RESULTS.name}, {RESULTS_OSMEM.name} for osmem)",
+    )
     p.add_argument(
         "--profile",
         type=Path,
@@ -892,6 +1017,12 @@ def parse_args(argv: list[str]) -> Options:
         help="run nothing: print (and with --write-docs write) the report of a results file",
     )
     a = p.parse_args(argv)
+    if a.variants is None:
+        a.variants = list(VARIANTS) if a.server == "noida" else ["raw", "reconcile"]
+    if a.server == "osmem" and set(a.variants) - {"raw", "reconcile"}:
+        p.error("--server osmem runs raw and reconcile only (the others are Elasticsearch clients)")
+    if a.results is None:
+        a.results = RESULTS if a.server == "noida" else RESULTS_OSMEM
     if a.profile and shutil.which("py-spy") is None:
         p.error("--profile needs py-spy on PATH (pip install py-spy)")
     return Options(
@@ -906,6 +1037,7 @@ def parse_args(argv: list[str]) -> Options:
         a.profile,
         a.write_docs,
         a.report,
+        a.server,
     )
 
 
@@ -935,19 +1067,21 @@ class Bench:
 
     def one_size(self, size: int) -> SizeResult:
         from reconcile.synth import daily_index
-        from tests.servers import elasticsearch_server
+        from tests.servers import elasticsearch_server, opensearch_server
 
         index = daily_index(INDEX_PREFIX, WINDOW_START)
-        with scratch_dir(f"bench-archive-{size}-") as work, elasticsearch_server(work) as es_url:
-            _say(f"[{size:,}] loading into noida-db at {es_url} (not measured) ...")
-            load_s = load_index(es_url, index, size)
-            index_mb = dir_mb(work / "noida-data")
+        server = self.opts.server
+        start = opensearch_server if server == "osmem" else elasticsearch_server
+        with scratch_dir(f"bench-archive-{size}-") as work, start(work) as es_url:
+            _say(f"[{size:,}] loading into {server} at {es_url} (not measured) ...")
+            load_s = load_index(es_url, index, size, server)
+            index_mb = dir_mb(work / "noida-data")  # osmem-server holds it in memory: 0
             _say(
                 f"[{size:,}] loaded in {load_s:.0f}s ({size / load_s:,.0f} docs/s), "
                 f"{index_mb:,.0f} MB on disk; waited {settle():.0f}s for the server to go idle"
             )
             result = SizeResult(size, round(load_s, 1), round(index_mb, 1))
-            params = Params(es_url, index, self.opts.page_size, self.opts.slices, work)
+            params = Params(es_url, index, self.opts.page_size, self.opts.slices, work, server)
             runs: dict[str, list[Run]] = {v: [] for v in self.opts.variants}
             for rep in range(self.opts.repeat):
                 for variant in self.opts.variants:
@@ -1038,14 +1172,16 @@ def main(argv: list[str] | None = None) -> int:
             "repeat": opts.repeat,
             "window": WINDOW_START.isoformat(),
             "layout": "one index, every document in one hour window",
+            "server": opts.server,
         }
         save_results(opts.results, results, meta)
         _say(f"results: {opts.results}")
     body = markdown(results, ratios(results), meta)
     print(body)
     if opts.write_docs:
-        write_docs(body)
-        _say(f"updated {SECTION!r} in {DOCS}")
+        section = SECTIONS[meta.get("server", "noida")]
+        write_docs(body, section=section)
+        _say(f"updated {section!r} in {DOCS}")
     failed = [run for r in results for run in r.runs if not run.ok]
     return 1 if failed else 0
 

@@ -198,7 +198,7 @@ def es_part(days: int, per_hour: int, data: Path, end: datetime) -> dict[str, An
     from reconcile.check.indexed import read_indexed
     from reconcile.localstack import elasticsearch_server
     from reconcile.source.config import SourceConfig
-    from reconcile.source.elastic import ElasticSource
+    from reconcile.source.factory import open_source
     from reconcile.synth import bulk_index, daily_index, window_docs
     from reconcile.timewin import windows
 
@@ -217,7 +217,7 @@ def es_part(days: int, per_hour: int, data: Path, end: datetime) -> dict[str, An
         )
         index_s = time.perf_counter() - t0
         es.close()
-        src = ElasticSource(SourceConfig(url=url, index="bench-logs-*"))
+        src = open_source(SourceConfig(url=url, index="bench-logs-*"))
         t0 = time.perf_counter()
         found = read_indexed(src, {w: WindowArchive(w) for w in wins})
         hist_s = time.perf_counter() - t0
