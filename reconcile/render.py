@@ -14,6 +14,7 @@ from typing import Any, Literal
 import orjson
 
 from .findings import STATUSES
+from .present import fmt_bytes, fmt_int, fmt_pct, sig3
 
 Format = Literal["table", "json", "csv"]
 
@@ -28,16 +29,32 @@ STATUS_STYLE = {
 }
 
 
-def _cell(value: Any) -> str:
+#: Columns that hold bytes on an egress row (tables write them as every surface does).
+BYTE_COLUMNS = frozenset({"bytes", "baseline", "threshold", "file_bytes"})
+
+
+def _cell(value: Any, column: str = "", row: dict[str, Any] | None = None) -> str:
+    """A table cell in the words of :mod:`reconcile.present` (JSON and CSV stay raw)."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float) and column in BYTE_COLUMNS and _is_bytes(column, row):
+        return fmt_bytes(value)
+    if column == "ratio" and isinstance(value, int | float):
+        # Log flow: archived / requests; egress: bytes / baseline.
+        return f"x{sig3(value)}" if (row or {}).get("kind") == "egress" else fmt_pct(value)
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+    if isinstance(value, int):
+        return fmt_int(value)
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
     return str(value)
+
+
+def _is_bytes(column: str, row: dict[str, Any] | None) -> bool:
+    return column in ("bytes", "file_bytes") or (row or {}).get("kind") == "egress"
 
 
 def render_json(rows: Iterable[dict[str, Any]]) -> str:
@@ -79,7 +96,7 @@ def render_table(
     for r in rows:
         cells = []
         for c in columns:
-            text = _cell(r.get(c))
+            text = _cell(r.get(c), c, r)
             style = STATUS_STYLE.get(text) if c == "status" else None
             cells.append(f"[{style}]{text}[/]" if style else text)
         table.add_row(*cells)
