@@ -40,6 +40,11 @@ SOURCE_SETTINGS = [
         "source.url",
         "Elasticsearch URL (credentials: ES_API_KEY or ES_USERNAME/ES_PASSWORD).",
     ),
+    Setting(
+        "--source-kind",
+        "source.kind",
+        "auto (ask the server), elasticsearch or opensearch; see docs/opensearch.md.",
+    ),
     Setting("--index", "source.index", "Index pattern holding the logs, e.g. hub-logs-*."),
     Setting(
         "--timestamp-field", "source.timestamp_field", "Event timestamp field (default @timestamp)."
