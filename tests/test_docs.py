@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconcile.cli import cli
-from reconcile.docgen import _walk, cli_md, configuration_md
+from reconcile.docgen import _walk, cli_md, configuration_md, findings_md
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +20,12 @@ def test_configuration_reference_is_current() -> None:
 
 def test_cli_reference_is_current() -> None:
     assert (ROOT / "docs" / "cli.md").read_text() == cli_md(), "docs/cli.md is stale: run python -m reconcile.docgen"
+
+
+def test_findings_reference_is_current() -> None:
+    assert (ROOT / "docs" / "findings.md").read_text() == findings_md(), (
+        "docs/findings.md is stale: run python -m reconcile.docgen"
+    )
 
 
 def test_every_command_and_option_has_help() -> None:
