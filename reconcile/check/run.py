@@ -233,6 +233,7 @@ class Checker:
         now = now or utcnow()
         wins = list(windows(start, end))
         start, end = wins[0].start, wins[-1].end
+        self._resolve_load_balancers(start, end)
         own = self._engine is None
         engine = self._engine or open_engine(self.spec, start, end, self.store)
         timings: dict[str, float] = {}
@@ -259,6 +260,15 @@ class Checker:
         for error in report.errors:
             log.error("check %s: %s", self.spec.name, error)
         return report
+
+    def _resolve_load_balancers(self, start: datetime, end: datetime) -> None:
+        """ALB access logs and no load balancer named: the only one in the bucket (or an
+        error listing them), for ``reconcile check`` and ``reconcile run`` alike."""
+        from ..expected.alb_logs import with_load_balancers
+
+        expected = with_load_balancers(self.spec.expected, start, end)
+        if expected is not self.spec.expected:
+            self.spec = self.spec.model_copy(update={"expected": expected})
 
     def _run(
         self,

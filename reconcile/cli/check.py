@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from ..check.run import CheckReport, check
-from ..expected.alb_logs import with_load_balancers
 from ..findings import LOGFLOW_FIGURES
 from ..job import load_job
 from ..render import render
@@ -141,8 +140,6 @@ def command(
         flags["expected.source"] = ("alb_logs", "flag --alb-logs")
     spec = load_job(job_file, flags)
     t0, t1 = parse_range(start, end)
-    # --alb-logs without --load-balancer: the only load balancer in the bucket, said in a log line.
-    spec.expected = with_load_balancers(spec.expected, t0, t1)
     report = check(
         spec,
         t0,
