@@ -72,6 +72,16 @@ class JobSpec(BaseModel):
     """What a scheduled run covers."""
 
     @model_validator(mode="after")
+    def _alb_tally_beside_the_archive(self) -> JobSpec:
+        # Delivered access-log objects never change: their counts are kept with the archive.
+        e = self.expected
+        if e.tally_uri == "none":
+            e.tally_uri = ""
+        elif not e.tally_uri and self.archive.uri:
+            e.tally_uri = self.archive.uri.rstrip("/") + "/_reconcile/alb-tally"
+        return self
+
+    @model_validator(mode="after")
     def _grace_covers_settle(self) -> JobSpec:
         # A window judged before it may be archived would read "missing" every hour.
         if self.check.grace < self.archive.settle:

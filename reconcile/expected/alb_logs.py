@@ -40,6 +40,7 @@ from .model import (
     window_range,
     zero_filled,
 )
+from .tally import ObjectTally, TallyCache, folder_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -602,43 +603,96 @@ def _report_malformed(
         )
 
 
-def count_object(
-    src: Source, obj: LogObject, cfg: ExpectedConfig, start: datetime, end: datetime
-) -> Tally:
-    """Count one object's entries created in ``[start, end)`` per hour, minus exclusions."""
+def parse_object(src: Source, obj: LogObject, cfg: ExpectedConfig) -> ObjectTally:
+    """Everything one object says, per creation hour: entries, counted, excluded by reason."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    lo = pa.scalar(start.astimezone(UTC).replace(tzinfo=None), pa.timestamp("s"))
-    hi = pa.scalar(end.astimezone(UTC).replace(tzinfo=None), pa.timestamp("s"))
-    tally = Tally(objects=1, bytes=obj.size)
-    offset = 0
+    entries: Counter[datetime] = Counter()
+    counted: Counter[datetime] = Counter()
+    excluded: dict[str, Counter[datetime]] = {}
+    scratch = Tally()
+    lines_seen = offset = 0
     try:
         with src.open(obj.key) as stream:
             for lines in iter_lines(stream):
                 parsed = parse_batch(lines)
-                tally.lines += len(lines)
+                lines_seen += len(lines)
                 if parsed.bad:
-                    _report_malformed(tally, src, obj.key, offset, parsed.bad, lines)
+                    _report_malformed(scratch, src, obj.key, offset, parsed.bad, lines)
                 offset += len(lines)
-                created = parsed.created
-                in_range = pc.and_(pc.greater_equal(created, lo), pc.less(created, hi))
-                tally.out_of_range += len(created) - in_range.true_count
-                hours = pc.floor_temporal(created, unit="hour")
-                keep = in_range
+                hours = pc.floor_temporal(parsed.created, unit="hour")
+                entries.update(_hour_counts(hours))
+                keep = pa.array([True] * len(hours), pa.bool_())
                 for reason, mask in reason_masks(parsed, cfg).items():
-                    hit = pc.and_(in_range, mask)
-                    tally.excluded.setdefault(reason, Counter()).update(
-                        _hour_counts(hours.filter(hit))
-                    )
+                    excluded.setdefault(reason, Counter()).update(_hour_counts(hours.filter(mask)))
                     keep = pc.and_(keep, pc.invert(mask))
-                for hour, n in _hour_counts(hours.filter(keep)).items():
-                    tally.counted[(obj.load_balancer, hour)] += n
+                counted.update(_hour_counts(hours.filter(keep)))
     except ReconcileError:
         raise
     except (OSError, pa.ArrowException, EOFError, ValueError) as exc:
         raise ExpectedSourceError(f"ALB log object {src.where(obj.key)}: {exc}") from exc
+    return ObjectTally.build(
+        obj.size, lines_seen, scratch.malformed, scratch.examples, entries, counted, excluded
+    )
+
+
+def range_tally(obj: LogObject, ot: ObjectTally, start: datetime, end: datetime) -> Tally:
+    """What one object contributes to ``[start, end)`` (hour boundaries, naive UTC)."""
+    lo, hi = start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None)
+
+    def inside(c: Counter[datetime]) -> Counter[datetime]:
+        return Counter({h: n for h, n in c.items() if lo <= h < hi})
+
+    entries = ot.hours(ot.entries)
+    tally = Tally(objects=1, bytes=obj.size, lines=ot.lines, malformed=ot.malformed)
+    tally.examples = list(ot.examples)
+    tally.out_of_range = sum(entries.values()) - sum(inside(entries).values())
+    for hour, n in inside(ot.hours(ot.counted)).items():
+        tally.counted[(obj.load_balancer, hour)] += n
+    for reason, by_hour in ot.excluded.items():
+        tally.excluded[reason] = inside(ot.hours(by_hour))
     return tally
+
+
+def count_object(
+    src: Source, obj: LogObject, cfg: ExpectedConfig, start: datetime, end: datetime
+) -> Tally:
+    """Count one object's entries created in ``[start, end)`` per hour, minus exclusions."""
+    return range_tally(obj, parse_object(src, obj, cfg), start, end)
+
+
+def _tallies(
+    cfg: ExpectedConfig, src: Source, objects: list[LogObject]
+) -> tuple[list[ObjectTally], dict[str, int]]:
+    """Each object's tally: from the cache where it has one, parsed (and then kept) where not."""
+    cache = TallyCache(open_store(cfg.tally_uri), cfg) if cfg.tally_uri else None
+    known: dict[str, ObjectTally] = {}
+    if cache is not None:
+        for folder in sorted({folder_of(o.key) for o in objects}):
+            known.update(cache.load(folder))
+    todo = [o for o in objects if o.key not in known or known[o.key].size != o.size]
+    with ThreadPoolExecutor(max_workers=cfg.read_workers) as pool:
+        parsed = dict(
+            zip(
+                (o.key for o in todo),
+                pool.map(lambda o: parse_object(src, o, cfg), todo),
+                strict=True,
+            )
+        )
+    if cache is not None and parsed:
+        by_folder: dict[str, dict[str, ObjectTally]] = {}
+        for key, ot in parsed.items():
+            by_folder.setdefault(folder_of(key), {})[key] = ot
+        for folder, new in sorted(by_folder.items()):
+            cache.save(folder, new)
+    stats = {
+        "objects_parsed": len(todo),
+        "objects_from_tally": len(objects) - len(todo),
+        "tally_reads": cache.reads if cache else 0,
+        "tally_writes": cache.writes if cache else 0,
+    }
+    return [parsed.get(o.key) or known[o.key] for o in objects], stats
 
 
 def alb_log_counts(cfg: ExpectedConfig, start: datetime, end: datetime) -> ExpectedCounts:
@@ -649,11 +703,9 @@ def alb_log_counts(cfg: ExpectedConfig, start: datetime, end: datetime) -> Expec
     listing = list_objects(cfg, store, range_start, range_end)
     src = Source.of(store)
     total = Tally()
-    with ThreadPoolExecutor(max_workers=cfg.read_workers) as pool:
-        for tally in pool.map(
-            lambda o: count_object(src, o, cfg, range_start, range_end), listing.objects
-        ):
-            total.merge(tally)
+    tallies, cache_stats = _tallies(cfg, src, listing.objects)
+    for obj, ot in zip(listing.objects, tallies, strict=True):
+        total.merge(range_tally(obj, ot, range_start, range_end))
 
     def win(hour: datetime) -> Window:
         return Window(hour.replace(tzinfo=UTC))
@@ -676,10 +728,14 @@ def alb_log_counts(cfg: ExpectedConfig, start: datetime, end: datetime) -> Expec
         "lines": total.lines,
         "outside_range": total.out_of_range,
         "objects_read": total.objects,
+        **cache_stats,
         "objects_skipped": listing.skipped,
         "bytes_read": total.bytes,
         "list_calls": listing.list_calls,
-        "api_calls": listing.list_calls + total.objects,
+        "api_calls": listing.list_calls
+        + cache_stats["objects_parsed"]
+        + cache_stats["tally_reads"]
+        + cache_stats["tally_writes"],
         "delivery_days": listing.days,
         "accounts": listing.accounts,
         "uri": store.uri,

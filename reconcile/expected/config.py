@@ -58,6 +58,8 @@ class ExpectedConfig(BaseModel):
     """ALB logs: how long after a window ends its requests may still arrive in log files (long requests, late delivery)."""
     read_workers: int = Field(4, ge=1, le=64)
     """ALB logs: log objects downloaded and parsed in parallel."""
+    tally_uri: str = ""
+    """ALB logs: where each object's counts are kept so it is parsed once (default <archive uri>/_reconcile/alb-tally; "none" parses every object on every run)."""
 
     @field_validator("load_balancers", mode="after")
     @classmethod
