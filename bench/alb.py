@@ -13,7 +13,6 @@ against ``zcat | wc -l`` over the same objects (the gzip limit of the machine).
 from __future__ import annotations
 
 import argparse
-import re
 import resource
 import shutil
 import subprocess
@@ -22,6 +21,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.docs import replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -126,14 +127,7 @@ def report(res: dict[str, Any]) -> str:
 
 
 def write_docs(body: str, path: Path = DOCS) -> None:
-    text = path.read_text()
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
-    block = f"{SECTION}\n\n{body.rstrip()}\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text, count=1)
-    else:
-        text = text.rstrip() + "\n\n" + block
-    path.write_text(text)
+    replace_section(SECTION, body, path, create=True)
 
 
 def main(argv: list[str] | None = None) -> int:

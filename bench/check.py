@@ -45,6 +45,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.docs import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Check (`bench/check.py`)"
@@ -422,12 +424,7 @@ def report(res: dict[str, Any]) -> str:
 
 
 def write_docs(body: str, path: Path = DOCS) -> None:
-    """Replace the body of the Check section (up to the next ``## `` heading)."""
-    text = path.read_text()
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"section {SECTION!r} not found in {path}")
-    path.write_text(pattern.sub(lambda _: f"{SECTION}\n\n{body.rstrip()}\n", text, count=1))
+    replace_section(SECTION, body, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import functools
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from bench.docs import replace_section
 from reconcile.egress.detect import Params, judge_series
 from reconcile.egress.synth import SynthGateway, fleet
 from reconcile.timewin import HOUR
@@ -260,12 +260,7 @@ def report(seeds: list[int]) -> str:
 
 
 def write_docs(body: str, path: Path = DOCS) -> None:
-    """Replace the body of the egress section (up to the next ``## `` heading or the end)."""
-    text = path.read_text()
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"section {SECTION!r} not found in {path}")
-    path.write_text(pattern.sub(lambda _: f"{SECTION}\n\n{body.rstrip()}\n", text, count=1))
+    replace_section(SECTION, body, path)
 
 
 def main(argv: list[str] | None = None) -> int:
