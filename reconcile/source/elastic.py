@@ -28,9 +28,14 @@ from tenacity import (
 from ..errors import ConfigError, SourceError, TransientError
 from ..job import mask_url
 from ..timewin import Window, windows
-from .base import HISTOGRAM_HOURS, HourlyCounts, PitExpired, Slice, cannot_aggregate
-from .base import backing_from_data_stream as backing_from_data_stream
-from .base import backing_from_resolve as backing_from_resolve
+from .base import (
+    HISTOGRAM_HOURS,
+    HourlyCounts,
+    PitExpired,
+    Slice,
+    backing_from_data_stream,
+    cannot_aggregate,
+)
 from .config import SourceConfig
 from .retention import IndexLife, lives_from_ilm
 

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from ..durations import format_duration
 from ..errors import ConfigError, SourceError, TransientError
 from ..job import mask_url
 from .base import PitExpired, backing_from_resolve
@@ -373,8 +374,6 @@ def lives_from_ism(
     explain: dict[str, Any], policies: dict[str, Any], created: dict[str, int]
 ) -> list[IndexLife]:
     """Index lifetimes from ``_plugins/_ism/explain``, the policies and creation dates."""
-    from ..durations import format_duration
-
     out = []
     names = sorted(set(created) | {n for n, i in explain.items() if isinstance(i, dict)})
     for name in names:
