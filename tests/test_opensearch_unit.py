@@ -303,3 +303,14 @@ def test_opensearch_serverless_reads_through_a_point_in_time_without_asking_a_ve
         OpenSearchSource(
             cfg.model_copy(update={"tiebreak": "shard_doc"}), client=Pits({})
         ).tiebreak()
+
+
+def test_sigv4_with_elasticsearch_is_a_configuration_error() -> None:
+    from reconcile.job import load_job
+
+    with pytest.raises(ConfigError, match="aws_sigv4 signs requests for Amazon OpenSearch"):
+        load_job(
+            None,
+            {"source.aws_sigv4": (True, "test"), "source.kind": ("elasticsearch", "test")},
+            environ={},
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..durations import Duration
 
@@ -47,6 +47,15 @@ class SourceConfig(BaseModel):
     retry_max_wait_s: float = Field(30.0, gt=0)
     """Ceiling of the exponential backoff between retries."""
     retention: Duration | None = None
-    """How long Elasticsearch keeps a window's documents after it ends, when no ILM policy says (e.g. "7d"); used to warn before missing hours are lost for good."""
+    """How long the source keeps a window's documents after it ends, when no ILM/ISM policy says (e.g. "7d"); used to warn before missing hours are lost for good."""
     verify_certs: bool = True
     """Verify TLS certificates (custom CA from ES_CA_CERTS)."""
+
+    @model_validator(mode="after")
+    def _sigv4_is_opensearch(self) -> SourceConfig:
+        if self.aws_sigv4 and self.kind == "elasticsearch":
+            raise ValueError(
+                "source.aws_sigv4 signs requests for Amazon OpenSearch Service; it cannot be "
+                "used with source.kind = 'elasticsearch' (use 'auto' or 'opensearch')"
+            )
+        return self
