@@ -108,6 +108,8 @@ def test_a_tiebreak_that_is_not_a_total_order_is_refused_and_nothing_is_committe
     assert result.status == "failed"
     assert "not a total order" in result.message
     assert manifest(open_store(uri)) is None
+    # The failed read deleted its point in time too.
+    assert es.client.transport.perform_request("GET", "/_search/point_in_time/_all") == {"pits": []}
     # ... and with the default order the same window is exact.
     spec = spec_for(es_url, index_prefix, uri)
     result = Archiver(spec).archive_window(W, now=NOW)
