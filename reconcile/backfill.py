@@ -60,9 +60,11 @@ def _init_worker(spec_data: dict[str, Any]) -> None:
     _worker_archiver = Archiver(JobSpec.model_validate(spec_data))
 
 
-def _archive_in_worker(window: Window, force: bool, now: datetime) -> WindowResult:
+def _archive_in_worker(
+    window: Window, force: bool, now: datetime, indexed: int | None
+) -> WindowResult:
     assert _worker_archiver is not None
-    return _worker_archiver.archive_window(window, force=force, now=now)
+    return _worker_archiver.archive_window(window, force=force, now=now, indexed=indexed)
 
 
 def backfill(
@@ -82,13 +84,19 @@ def backfill(
     progress = progress or Progress()
     stop = stop or threading.Event()
     summary = ArchiveSummary()
+    if not todo:
+        return summary
+    archiver = Archiver(spec, progress=progress)
+    # One aggregation counts the whole range: workers skip a count per window with it.
+    live = archiver.live_counts(todo[0].start, todo[-1].end)
     if workers <= 1:
-        archiver = Archiver(spec, progress=progress)
         for i, w in enumerate(todo):
             if stop.is_set():
                 summary.not_started = len(todo) - i
                 break
-            summary.results.append(archiver.archive_window(w, force=force, now=now))
+            summary.results.append(
+                archiver.archive_window(w, force=force, now=now, indexed=live.get(w))
+            )
         return summary
     with ProcessPoolExecutor(
         workers, initializer=_init_worker, initargs=(spec.model_dump(),)
@@ -97,7 +105,7 @@ def backfill(
             pool,
             todo,
             workers,
-            lambda w: pool.submit(_archive_in_worker, w, force, now),
+            lambda w: pool.submit(_archive_in_worker, w, force, now, live.get(w)),
             summary,
             progress,
             stop,

@@ -170,6 +170,7 @@ class Archiver:
         self._mappings: dict[str, dict[str, Any]] | None = None
         self._streams: dict[str, list[str]] | None = None
         self._untimed: dict[str, int] = {}
+        self._cannot_narrow = False
 
     # -- public -------------------------------------------------------------------------
 
@@ -229,7 +230,7 @@ class Archiver:
                     return self._done(
                         WindowResult(window, "skipped", revision=previous.revision, message=why_not)
                     )
-            result = self._archive_with_restarts(window, previous, reason or "")
+            result = self._archive_with_restarts(window, previous, reason or "", indexed)
         except ReconcileError as exc:
             result = WindowResult(window, "failed", message=str(exc))
         result.seconds = round(time.monotonic() - started, 3)
@@ -313,7 +314,7 @@ class Archiver:
         return self._streams
 
     def _archive_with_restarts(
-        self, window: Window, previous: Manifest | None, reason: str
+        self, window: Window, previous: Manifest | None, reason: str, indexed: int | None = None
     ) -> WindowResult:
         if previous is not None:
             log.info(
@@ -325,7 +326,7 @@ class Archiver:
             )
         for attempt in range(PIT_RESTARTS + 1):
             try:
-                return self._archive_once(window, previous, reason)
+                return self._archive_once(window, previous, reason, indexed)
             except PitExpired as exc:
                 if attempt == PIT_RESTARTS:
                     raise SourceError(
@@ -336,15 +337,30 @@ class Archiver:
                 )
         raise AssertionError("unreachable")
 
+    def _touched(
+        self, window: Window, mappings: dict[str, Any], indexed: int | None
+    ) -> tuple[list[str], int]:
+        """The indexes holding the window's documents, and about how many there are.
+
+        Asked once per window; once the server has shown it cannot say (no ``terms`` on
+        ``_index``), and when the range's histogram already counted the window, the request
+        is skipped: every index is read, and the count only sizes the slices."""
+        if not mappings:
+            return [], 0
+        names = sorted(mappings)
+        if indexed is not None and (self._cannot_narrow or len(names) == 1):
+            return (names if indexed else []), indexed
+        touched, approx = self.source.touched_indices(window, names)
+        if touched is None:  # the server could not say which indices: read them all
+            self._cannot_narrow = True
+            return (names if approx else []), approx
+        return touched, approx
+
     def _archive_once(
-        self, window: Window, previous: Manifest | None, reason: str
+        self, window: Window, previous: Manifest | None, reason: str, indexed: int | None = None
     ) -> WindowResult:
         mappings = self.mappings()
-        touched, approx = (
-            self.source.touched_indices(window, sorted(mappings)) if mappings else ([], 0)
-        )
-        if touched is None:  # the server could not say which indices: read them all
-            touched = sorted(mappings) if approx else []
+        touched, approx = self._touched(window, mappings, indexed)
         schema = build_schema(
             {i: mappings[i] for i in touched},
             self.spec.source.timestamp_field,
