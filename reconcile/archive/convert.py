@@ -19,6 +19,7 @@ Conversion is lossless or loud:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,7 +31,40 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import EXTRA_COLUMN, ID_COLUMN, INDEX_COLUMN, FieldType, WindowSchema
+from .schema import (
+    EXTRA_COLUMN,
+    ID_COLUMN,
+    INDEX_COLUMN,
+    FieldType,
+    WindowSchema,
+    nanos_column,
+)
+
+_ISO_NANOS = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+    r"(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def iso_nanos(value: Any) -> int | None:
+    """Nanoseconds since the epoch from ISO 8601 text with up to nine fractional digits."""
+    if not isinstance(value, str):
+        return None
+    m = _ISO_NANOS.match(value.strip())
+    if not m:
+        return None
+    day, hh, mm, ss, frac, zone = m.groups()
+    try:
+        base = datetime.fromisoformat(f"{day}T{hh}:{mm}:{ss}")
+    except ValueError:
+        return None
+    offset = 0
+    if zone and zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    seconds = int(base.replace(tzinfo=UTC).timestamp()) - offset
+    return seconds * 1_000_000_000 + int(((frac or "") + "000000000")[:9])
 
 
 class Unfit(ValueError):
@@ -443,6 +477,8 @@ class RowConverter:
         self.struct_type = pa.struct(list(self.arrow_schema))
         self.max_doc_bytes = max_doc_bytes
         self.ts = schema.timestamp_field
+        ns = nanos_column(self.ts)
+        self.ns = ns if ns in schema.columns else None
         self.known = frozenset(schema.columns)
         self._known_or_ts = self.known | {self.ts}
         self._fast = _plan(schema.columns.items(), "", False, schema.lenient)
@@ -472,8 +508,21 @@ class RowConverter:
         row[ID_COLUMN] = hit["_id"]
         row[INDEX_COLUMN] = hit["_index"]
         row[self.ts] = self._timestamp(hit, src)
+        if self.ns is not None:
+            row[self.ns] = self._timestamp_ns(hit, src, row[self.ts])
         row[EXTRA_COLUMN] = _json(extra) if extra else None
         return row
+
+    def _timestamp_ns(self, hit: dict[str, Any], src: dict[str, Any], ms: int) -> int:
+        """A date_nanos timestamp in full: from the docvalue (``1795181400123.456789``, as
+        Elasticsearch and OpenSearch write epoch_millis for date_nanos), else from the
+        source's ISO 8601 text when it agrees with the docvalue to the millisecond."""
+        values = hit.get("fields", {}).get(self.ts)
+        if values and isinstance(values[0], str) and "." in values[0]:
+            whole, frac = values[0].split(".", 1)
+            return int(whole) * 1_000_000 + int((frac + "000000")[:6])
+        ns = iso_nanos(src.get(self.ts))
+        return ns if ns is not None and ns // 1_000_000 == ms else ms * 1_000_000
 
     def _timestamp(self, hit: dict[str, Any], src: dict[str, Any]) -> int:
         # The docvalue is the timestamp exactly as Elasticsearch indexed (and windowed) it.
@@ -502,7 +551,7 @@ class RowConverter:
         if type(src) is not dict or not self._known_or_ts.issuperset(src):
             return False
         fields = hit.get("fields")
-        if not fields or not fields.get(self.ts):
+        if not fields or not fields.get(self.ts) or self.ns is not None:
             return False
         for name, check in self._checks:
             v = src.get(name)

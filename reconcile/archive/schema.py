@@ -51,6 +51,13 @@ SKIP_TYPES = {"alias"}
 
 #: Metadata columns every archive file carries.
 ID_COLUMN, INDEX_COLUMN, EXTRA_COLUMN = "_id", "_index", "_extra"
+#: Suffix of the column that keeps a ``date_nanos`` timestamp's full precision.
+NANOS_SUFFIX = "_nanos"
+
+
+def nanos_column(timestamp_field: str) -> str:
+    """``@timestamp`` -> ``@timestamp_nanos``: nanoseconds since the epoch, exact (bigint)."""
+    return timestamp_field + NANOS_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +303,13 @@ def _resolved(merged: dict[str, FieldType], path: str) -> str:
     return node.describe() if node is not None else "string"
 
 
+def _maps_nanos(mappings: Mapping[str, Mapping[str, Any]], timestamp_field: str) -> bool:
+    return any(
+        m.get("properties", {}).get(timestamp_field, {}).get("type") == "date_nanos"
+        for m in mappings.values()
+    )
+
+
 def build_schema(
     mappings: Mapping[str, Mapping[str, Any]],
     timestamp_field: str,
@@ -308,8 +322,12 @@ def build_schema(
         props = mappings[index].get("properties", {})
         for name, ft in _children(props, "", arrays):
             merged[name] = merge(merged[name], ft) if name in merged else ft
-    merged.pop(timestamp_field, None)
+    ts_type = merged.pop(timestamp_field, None)
     for reserved in (ID_COLUMN, INDEX_COLUMN, EXTRA_COLUMN):
         merged.pop(reserved, None)
+    if ts_type is not None and _maps_nanos(mappings, timestamp_field):
+        # The timestamp column stays milliseconds (what Athena reads as timestamp); the
+        # nanoseconds a date_nanos field holds survive, exactly, in a bigint beside it.
+        merged[nanos_column(timestamp_field)] = FieldType("int")
     columns = dict(sorted(merged.items()))
     return WindowSchema(timestamp_field, columns, _conflicts(mappings, columns))

@@ -223,3 +223,15 @@ def test_direct_page_conversion_equals_the_row_by_row_path() -> None:
     assert conv._direct(hits) is None
     batch, _ = conv.convert(hits)
     assert batch is not None and batch.column("service")[7].as_py() == "42"
+
+
+def test_iso_nanos_keeps_every_digit_and_honours_offsets() -> None:
+    from reconcile.archive.convert import iso_nanos
+
+    base = 1_795_181_400 * 1_000_000_000  # 2026-11-20T13:30:00Z
+    assert iso_nanos("2026-11-20T13:30:00.123456789Z") == base + 123_456_789
+    assert iso_nanos("2026-11-20T13:30:00Z") == base
+    assert iso_nanos("2026-11-20T13:30:00.5Z") == base + 500_000_000
+    assert iso_nanos("2026-11-20T14:30:00.000000001+01:00") == base + 1
+    assert iso_nanos("2026-11-20T12:30:00.000000001-0100") == base + 1
+    assert iso_nanos("1795181400123") is None and iso_nanos(None) is None
