@@ -48,12 +48,13 @@ from .common import EXIT_FAILED, EXIT_OK, handle_errors
 def command(out_dir: Path, hours: int, per_hour: int, workdir: Path | None) -> None:
     """Start local servers, break a pipeline on purpose, and watch reconcile find it.
 
-    Generates two days of load-balancer traffic and request logs with four incidents
+    Generates two days of load-balancer traffic and request logs with five incidents
     (Elasticsearch backpressure, an archive run that never happened, a replay that
-    duplicated logs, a NAT spike that is S3 traffic avoiding the gateway endpoint), runs
-    archive, check, egress and alerts (to a local webhook receiver that checks the
-    signatures), prints the findings and writes an HTML report. Exit 0 when every incident
-    was found and nothing else; 1 otherwise.
+    duplicated logs, an hour whose logs arrived after its archive, a NAT spike that is S3
+    traffic avoiding the gateway endpoint), runs archive, check, egress and alerts (to a
+    local webhook receiver that checks the signatures), then the next scheduled run, which
+    re-archives the late hour; prints the findings and writes an HTML report. Exit 0 when
+    every incident was found (the late hour healed) and nothing else; 1 otherwise.
     """
     t0 = time.monotonic()
     if workdir is None:
