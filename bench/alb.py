@@ -32,6 +32,11 @@ SECTION = "## ALB access logs parsed once (`bench/alb.py`)"
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set (``VmHWM``: reset by exec, unlike ``ru_maxrss``,
+    which a child started from a big parent inherits)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
