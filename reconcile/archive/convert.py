@@ -486,12 +486,6 @@ class RowConverter:
         self._checks = [
             (n, c) for n, ft in schema.columns.items() if (c := _checker(ft)) is not None
         ]
-        #: Top-level string columns that the row path normalises with :func:`_norm_string`:
-        #: a list of strings there (Filebeat's ``tags``) is settled in place, so the page
-        #: still takes the all-Arrow path.
-        self._text_lists = tuple(
-            name for name, _path, _fits, norm in self._fast.checks if norm is _norm_string
-        )
         source = pa.struct([f for f in self.arrow_schema if f.name in schema.columns])
         self._hit_type = pa.struct(
             [
@@ -559,18 +553,11 @@ class RowConverter:
         fields = hit.get("fields")
         if not fields or not fields.get(self.ts) or self.ns is not None:
             return False
-        if self._precheck(hit) is not None:
-            return False
-        for name in self._text_lists:
-            v = src.get(name)
-            if type(v) is list and all(type(e) is str for e in v):
-                # What the row path makes of it: one value -> itself, several -> JSON text.
-                src[name] = _norm_string(v, name, {})
         for name, check in self._checks:
             v = src.get(name)
             if v is not None and not check(v):
                 return False
-        return True
+        return self._precheck(hit) is None
 
     def _direct(self, hits: list[dict[str, Any]]) -> pa.RecordBatch | None:
         """The common case without a Python row per document: one Arrow conversion of the

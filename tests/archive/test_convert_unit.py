@@ -235,20 +235,3 @@ def test_iso_nanos_keeps_every_digit_and_honours_offsets() -> None:
     assert iso_nanos("2026-11-20T14:30:00.000000001+01:00") == base + 1
     assert iso_nanos("2026-11-20T12:30:00.000000001-0100") == base + 1
     assert iso_nanos("1795181400123") is None and iso_nanos(None) is None
-
-
-def test_lists_of_strings_in_a_string_column_take_the_direct_path_with_the_same_result() -> None:
-    import copy
-
-    schema = build_schema(
-        {"a": {"properties": {"@timestamp": {"type": "date"}, "tags": {"type": "keyword"}}}},
-        "@timestamp",
-    )
-    docs = [{"tags": ["alb", "hub"]}, {"tags": ["alb"]}, {"tags": []}, {"tags": "x"}, {}]
-    hits = [hit(i, d) for i, d in enumerate(docs)]
-    conv = RowConverter(schema, 10_000)
-    by_rows, rejects = conv._by_rows(copy.deepcopy(hits))
-    direct = conv._direct(hits)
-    assert direct is not None and by_rows is not None and rejects == []
-    assert direct.equals(by_rows)
-    assert direct.column("tags").to_pylist() == ['["alb","hub"]', "alb", None, "x", None]
