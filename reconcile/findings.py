@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .details import Detail, EgressDetail, LogflowDetail, detail_from_dict, detail_to_dict
+from .details import Detail, LogflowDetail, detail_from_dict, detail_to_dict
 
 
 class Kind(StrEnum):
@@ -97,8 +97,6 @@ STATUSES: dict[Status, StatusInfo] = {
     Status.OK: StatusInfo("within tolerance", "none", "#2e7d32", "green", 7),
 }  # fmt: skip
 
-LOGFLOW_STATUSES = tuple(s for s in Status if s is not Status.SPIKE)
-EGRESS_STATUSES = (Status.OK, Status.SPIKE)
 
 #: The hops of the pipeline a difference can arise at.
 HOP_INGEST = "ingest"
@@ -179,20 +177,11 @@ class Finding:
         return self.status not in QUIET
 
     @property
-    def info(self) -> StatusInfo:
-        return STATUSES[self.status]
-
-    @property
     def logflow(self) -> LogflowDetail:
         """The log-flow detail (raises on an egress finding: a caller's mistake)."""
         if not isinstance(self.detail, LogflowDetail):
             raise TypeError(f"{self.kind} finding has no log-flow detail")
         return self.detail
-
-    @property
-    def egress(self) -> EgressDetail | None:
-        """The metric detail of an egress finding (``None`` for port errors and log flow)."""
-        return self.detail if isinstance(self.detail, EgressDetail) else None
 
     def detail_dict(self) -> dict[str, Any]:
         return detail_to_dict(self.detail)

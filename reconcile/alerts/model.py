@@ -564,6 +564,11 @@ def _spike_story(inc: Incident) -> str:
     )
 
 
+def _minus(a: int | None, b: int | None) -> int | None:
+    """``a - b`` of two totals, unknown when either is."""
+    return a - b if a is not None and b is not None else None
+
+
 def summary(inc: Incident) -> str:
     job = inc.job
     t = inc.totals()
@@ -592,7 +597,7 @@ def summary(inc: Incident) -> str:
     span = fmt_span(inc)
     if inc.family == "loss":
         exp, arc = t.get("expected"), t.get("archived")
-        lost = exp - arc if exp is not None and arc is not None else None
+        lost = _minus(exp, arc)
         if arc == 0:
             return (
                 f"[{job}] nothing archived on {inc.resource} for {span}: "
@@ -605,7 +610,7 @@ def summary(inc: Incident) -> str:
         )
     if inc.family == "stale":
         idx, arc = t.get("indexed"), t.get("archived")
-        late = idx - arc if idx is not None and arc is not None else None
+        late = _minus(idx, arc)
         return (
             f"[{job}] archive behind Elasticsearch on {inc.resource} for {span}: Elasticsearch "
             f"now holds {fmt_int(idx)} documents, the archive {fmt_int(arc)} "
@@ -614,7 +619,7 @@ def summary(inc: Incident) -> str:
         )
     if inc.family == "surplus":
         exp, arc = t.get("expected"), t.get("archived")
-        extra = arc - exp if exp is not None and arc is not None else None
+        extra = _minus(arc, exp)
         return (
             f"[{job}] more log lines than requests on {inc.resource} for {span}: "
             f"{fmt_int(arc)} archived vs {fmt_int(exp)} requests ({fmt_ratio(t.get('ratio'))}), "

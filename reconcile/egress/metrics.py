@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "AWS/NATGateway"
 DIMENSION = "NatGatewayId"
-PORT_ERRORS = "ErrorPortAllocation"
 MAX_QUERIES = 500
 _THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..details import EgressDetail, PortErrorDetail
+from ..details import PORT_ERRORS, EgressDetail, PortErrorDetail
 from ..errors import ConfigError, ReconcileError
 from ..findings import EGRESS, Finding, Status, problems
 from ..job import JobSpec
@@ -31,7 +31,7 @@ from .flowlogs import (
     missing_fields_note,
     top_talkers,
 )
-from .metrics import PORT_ERRORS, align, cloudwatch_client, fetch_by_age
+from .metrics import align, cloudwatch_client, fetch_by_age
 
 log = logging.getLogger(__name__)
 

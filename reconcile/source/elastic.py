@@ -37,6 +37,7 @@ from .base import (
     cannot_aggregate,
 )
 from .config import SourceConfig
+from .credentials import from_environment
 from .retention import IndexLife, lives_from_ilm
 
 log = logging.getLogger(__name__)
@@ -60,19 +61,13 @@ def connect(cfg: SourceConfig) -> Any:
         "serializers": {"application/json": OrjsonSerializer()},
         "http_compress": os.environ.get("ES_HTTP_COMPRESS", "") == "1",
     }
-    api_key = os.environ.get("ES_API_KEY")
-    user, password = os.environ.get("ES_USERNAME"), os.environ.get("ES_PASSWORD")
-    if api_key:
-        kwargs["api_key"] = api_key
-    elif user or password:
-        if not (user and password):
-            raise ConfigError("ES_USERNAME and ES_PASSWORD must be set together")
-        kwargs["basic_auth"] = (user, password)
-    ca = os.environ.get("ES_CA_CERTS")
-    if ca:
-        if not os.path.exists(ca):
-            raise ConfigError(f"ES_CA_CERTS: file {ca} does not exist")
-        kwargs["ca_certs"] = ca
+    creds = from_environment()
+    if creds.api_key:
+        kwargs["api_key"] = creds.api_key
+    elif creds.basic:
+        kwargs["basic_auth"] = creds.basic
+    if creds.ca_certs:
+        kwargs["ca_certs"] = creds.ca_certs
     try:
         return Elasticsearch(cfg.url, **kwargs)
     except ValueError as exc:

@@ -31,6 +31,7 @@ from ..errors import ConfigError, SourceError, TransientError
 from ..job import mask_url
 from .base import PitExpired, backing_from_resolve
 from .config import SourceConfig
+from .credentials import from_environment
 from .elastic import RETRY_STATUS, ElasticSource, PointInTime
 from .retention import IndexLife, es_time
 
@@ -102,21 +103,15 @@ def connect(cfg: SourceConfig) -> Any:
         "verify_certs": cfg.verify_certs,
         "http_compress": os.environ.get("ES_HTTP_COMPRESS", "") == "1",
     }
-    api_key = os.environ.get("ES_API_KEY")
-    user, password = os.environ.get("ES_USERNAME"), os.environ.get("ES_PASSWORD")
+    creds = from_environment()
     if cfg.aws_sigv4:
         kwargs["http_auth"] = aws_auth(cfg)
-    elif api_key:
-        kwargs["headers"] = {"Authorization": f"ApiKey {api_key}"}
-    elif user or password:
-        if not (user and password):
-            raise ConfigError("ES_USERNAME and ES_PASSWORD must be set together")
-        kwargs["http_auth"] = (user, password)
-    ca = os.environ.get("ES_CA_CERTS")
-    if ca:
-        if not os.path.exists(ca):
-            raise ConfigError(f"ES_CA_CERTS: file {ca} does not exist")
-        kwargs["ca_certs"] = ca
+    elif creds.api_key:
+        kwargs["headers"] = {"Authorization": f"ApiKey {creds.api_key}"}
+    elif creds.basic:
+        kwargs["http_auth"] = creds.basic
+    if creds.ca_certs:
+        kwargs["ca_certs"] = creds.ca_certs
     try:
         return OpenSearch(hosts=[cfg.url], **kwargs)
     except (ValueError, TypeError) as exc:
