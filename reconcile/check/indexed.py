@@ -44,9 +44,7 @@ class IndexedCounts:
     """Set when Elasticsearch could not be read: every window's ``indexed`` is ``None``."""
 
 
-def read_indexed(
-    source: Source, archives: Mapping[Window, WindowArchive]
-) -> IndexedCounts:
+def read_indexed(source: Source, archives: Mapping[Window, WindowArchive]) -> IndexedCounts:
     """What Elasticsearch holds for every window of ``archives`` now."""
     wins = sorted(archives)
     out = IndexedCounts()

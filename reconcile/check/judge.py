@@ -225,7 +225,9 @@ def _ingest_evidence(archive: WindowArchive, indexed: int | None, note: str | No
     held = archive.rows + archive.quarantined
     where = HOP_WORDS[HOP_INGEST]
     if indexed is not None:
-        return f"The difference arose {where}: Elasticsearch holds {indexed:,}, the archive {held:,}."
+        return (
+            f"The difference arose {where}: Elasticsearch holds {indexed:,}, the archive {held:,}."
+        )
     count = archive.manifest.source_count if archive.manifest else -1
     gone = f" (Elasticsearch no longer holds the window: {note})" if note else ""
     return (
@@ -245,7 +247,9 @@ def _stale_message(
     m = archive.manifest
     rev = f"revision {m.revision}, committed {m.committed_at}" if m else "committed"
     if indexed > held:
-        change = f"{indexed - held:,} arrived after the commit; the next `reconcile run` re-archives it"
+        change = (
+            f"{indexed - held:,} arrived after the commit; the next `reconcile run` re-archives it"
+        )
     else:
         change = (
             f"{held - indexed:,} were deleted from Elasticsearch after the commit; the archive "

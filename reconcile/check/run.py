@@ -343,9 +343,7 @@ class Checker:
         except ReconcileError as exc:
             log.warning("retention of the source unknown: %s", exc)
             return findings
-        return guard_findings(
-            findings, guard, scan.windows, now, self.spec.run.retention_warning
-        )
+        return guard_findings(findings, guard, scan.windows, now, self.spec.run.retention_warning)
 
     def _baselines(
         self,
