@@ -67,8 +67,8 @@ BUCKET = "bench-archive"
 VARIANTS = ("raw", "reconcile", "naive", "elasticdump")
 
 #: Targets of issue 2, as ratios of reconcile to the raw reader on the same machine.
-MIN_WALL_RATIO = 0.85  # reconcile docs/s >= 0.85 x raw docs/s
-MAX_CPU_RATIO = 2.0  # reconcile CPU/doc <= 2 x raw CPU/doc
+MIN_WALL_RATIO = 0.9  # reconcile docs/s >= 0.9 x raw docs/s
+MAX_CPU_RATIO = 1.5  # reconcile CPU/doc <= 1.5 x raw CPU/doc, start-up excluded (both reported)
 MAX_RSS_MB = 300.0
 MAX_RSS_GROWTH = 0.10  # from the smallest to the largest size
 
@@ -291,6 +291,14 @@ def worker_raw_opensearch(a: argparse.Namespace) -> None:
 
 def worker_reconcile(a: argparse.Namespace) -> None:
     """The ``reconcile`` console script's entry point, with the flags a user would give."""
+    # Start-up, as for raw (which imports its client before the clock starts): the modules
+    # the archive command loads. Creating the clients stays inside the measured work.
+    import boto3  # noqa: F401
+    import pyarrow.json
+    import pyarrow.parquet  # noqa: F401
+
+    import reconcile.archive.run
+    import reconcile.source.factory  # noqa: F401
     from reconcile.cli import cli
 
     args = [
@@ -782,6 +790,8 @@ def ratios(results: list[SizeResult]) -> dict[str, Any]:
         if raw.work_cpu_s and rec.work_cpu_s and raw.work_wall_s and rec.work_wall_s:
             entry["work_wall_ratio"] = round(raw.work_wall_s / rec.work_wall_s, 3)
             entry["work_cpu_ratio"] = round(rec.work_cpu_s / raw.work_cpu_s, 3)
+            # The CPU target is per document of work: start-up is a constant, not a rate.
+            entry["cpu_ok"] = entry["work_cpu_ratio"] <= MAX_CPU_RATIO
         per_size.append(entry)
     growth: dict[str, Any] = {}
     if len(results) >= 2:
@@ -898,16 +908,17 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
             )
     lines += ["", "Targets, reconcile against raw on the same index:", ""]
     for e in summary["per_size"]:
-        work = ""
         if "work_cpu_ratio" in e:
-            work = (
-                f" (excluding startup: wall {e['work_wall_ratio']:.2f}x, "
-                f"CPU {e['work_cpu_ratio']:.2f}x)"
+            cpu = (
+                f"client CPU excluding startup {e['work_cpu_ratio']:.2f}x (target ≤ "
+                f"{MAX_CPU_RATIO:g}: {_mark(e['cpu_ok'])}), with startup {e['cpu_ratio']:.2f}x "
+                f"(wall excluding startup {e['work_wall_ratio']:.2f}x)"
             )
+        else:
+            cpu = f"client CPU {e['cpu_ratio']:.2f}x (target ≤ {MAX_CPU_RATIO:g}: {_mark(e['cpu_ok'])})"
         lines.append(
             f"- {e['size']:,} docs: wall-clock {e['wall_ratio']:.2f}x "
-            f"(target ≥ {MIN_WALL_RATIO}: {_mark(e['wall_ok'])}); client CPU "
-            f"{e['cpu_ratio']:.2f}x (target ≤ {MAX_CPU_RATIO:g}: {_mark(e['cpu_ok'])}){work}; "
+            f"(target ≥ {MIN_WALL_RATIO}: {_mark(e['wall_ok'])}); {cpu}; "
             f"peak RSS {e['peak_rss_mb']:.0f} MB (target < {MAX_RSS_MB:.0f}: "
             f"{_mark(e['rss_ok'])})."
         )

@@ -61,7 +61,7 @@ def test_point_in_time_reads_are_exact_under_ties_across_shards(
     with src.point_in_time(names) as pit:
         for i in range(slices):
             for page in pit.pages(W, Slice(i, slices), totals):
-                seen += [(h["_index"], h["_id"]) for h in page]
+                seen += [(h.index, h.id) for h in page.hits]
     assert len(seen) == len(set(seen)) == 1200
     assert sum(totals.values()) == 1200
 

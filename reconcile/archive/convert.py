@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -197,6 +197,10 @@ def _norm_decimal(v: Any, path: str, extra: dict[str, Any]) -> Any:
     return d
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def parse_timestamp_ms(v: Any, path: str) -> int:
     """Milliseconds since the epoch from epoch millis or an ISO 8601 string."""
     if type(v) is int:
@@ -212,7 +216,8 @@ def parse_timestamp_ms(v: Any, path: str) -> int:
             raise Unfit(f"field {path}: {v!r} is not a date (epoch millis or ISO 8601)") from None
         if dt.tzinfo is None:  # Elasticsearch reads dates without an offset as UTC
             dt = dt.replace(tzinfo=UTC)
-        return int(dt.timestamp() * 1000)
+        # Integer arithmetic: float seconds * 1000 can land a millisecond short.
+        return (dt - _EPOCH) // _MS
     raise Unfit(f"field {path}: {v!r} is not a date")
 
 

@@ -40,7 +40,8 @@ from ..source.base import PitExpired, Reader, Slice, Source
 from ..source.factory import open_source
 from ..storage import ObjectStore, UploadOptions, open_store
 from ..timewin import Window, utcnow, windows
-from .convert import Reject, RowConverter
+from .convert import Reject
+from .direct import PageConverter
 from .layout import (
     MANIFEST,
     STAGING,
@@ -56,7 +57,6 @@ from .writer import ParquetSliceWriter, RejectWriter
 log = logging.getLogger(__name__)
 
 PIT_RESTARTS = 2
-CONVERT_CHUNK = 1024
 
 
 @dataclass(slots=True)
@@ -513,23 +513,31 @@ class Archiver:
         buffer_bytes: int,
         tally: _Tally,
     ) -> tuple[list[FileEntry], list[FileEntry]]:
-        converter = RowConverter(schema, self.spec.archive.max_doc_bytes)
+        converter = PageConverter(schema, self.spec.archive.max_doc_bytes)
         writer = ParquetSliceWriter(
             converter.arrow_schema, self.spec.archive, part.id, scratch, sink, buffer_bytes
         )
         rejects = RejectWriter(part.id, scratch, sink, window.label)
         try:
-            for hits in pit.pages(window, part, tally.totals):
-                tally.indices.update({h["_index"] for h in hits})
-                # Convert in chunks: the Python row copies of a chunk, not of a page, are alive.
-                for i in range(0, len(hits), CONVERT_CHUNK):
-                    batch, bad = converter.convert(hits[i : i + CONVERT_CHUNK])
+            for page in pit.pages(window, part, tally.totals):
+                tally.indices.update(page.indices)
+                for batch, bad in converter.convert(page):
                     if batch is not None:
                         writer.write(batch)
                     if bad:
                         self._quarantine(window, bad, rejects)
-                self.progress.rows_done(window, len(hits))
-                del hits
+                self.progress.rows_done(window, len(page))
+                del page
+            paths = converter.tally
+            if paths.row_pages:
+                log.info(
+                    "window %s slice %d: %d of %d pages took the row path (%d hits)",
+                    window.label,
+                    part.id,
+                    paths.row_pages,
+                    paths.row_pages + paths.direct_pages,
+                    paths.row_hits,
+                )
             files = writer.close()
             reject_file = rejects.close()
         except BaseException:

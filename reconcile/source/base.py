@@ -16,11 +16,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import SourceError
 from ..timewin import Window
 from .retention import IndexLife
+
+if TYPE_CHECKING:
+    from .page import Page
 
 #: Most hours one histogram request covers (Elasticsearch's search.max_buckets is 65,536).
 HISTOGRAM_HOURS = 24 * 366
@@ -71,7 +74,7 @@ class Reader(Protocol):
 
     def pages(
         self, window: Window, part: Slice | None = None, totals: dict[int, int] | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[Page]:
         """Pages of hits of one slice; the first request stores the slice's exact count in
         ``totals[slice id]``."""
         ...

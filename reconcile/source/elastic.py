@@ -15,8 +15,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
+import orjson
 from tenacity import (
     Retrying,
     before_sleep_log,
@@ -38,6 +40,7 @@ from .base import (
 )
 from .config import SourceConfig
 from .credentials import from_environment
+from .page import Page, RawJson, decode_page
 from .retention import IndexLife, lives_from_ilm
 
 log = logging.getLogger(__name__)
@@ -47,8 +50,10 @@ T = TypeVar("T")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
-def connect(cfg: SourceConfig) -> Any:
-    """An Elasticsearch client from the config and ES_API_KEY / ES_USERNAME+ES_PASSWORD / ES_CA_CERTS."""
+def connect(cfg: SourceConfig, raw: bool = False) -> Any:
+    """An Elasticsearch client from the config and ES_API_KEY / ES_USERNAME+ES_PASSWORD / ES_CA_CERTS.
+
+    ``raw``: JSON responses come back as the bytes the server sent (for page reads)."""
     from elastic_transport import OrjsonSerializer
     from elasticsearch import Elasticsearch
 
@@ -58,7 +63,7 @@ def connect(cfg: SourceConfig) -> Any:
         "max_retries": 0,
         "retry_on_timeout": False,
         "verify_certs": cfg.verify_certs,
-        "serializers": {"application/json": OrjsonSerializer()},
+        "serializers": {"application/json": _RawSerializer() if raw else OrjsonSerializer()},
         "http_compress": os.environ.get("ES_HTTP_COMPRESS", "") == "1",
     }
     creds = from_environment()
@@ -72,6 +77,10 @@ def connect(cfg: SourceConfig) -> Any:
         return Elasticsearch(cfg.url, **kwargs)
     except ValueError as exc:
         raise ConfigError(f"source.url {mask_url(cfg.url)!r}: {exc}") from exc
+
+
+class _RawSerializer(RawJson):
+    """:class:`RawJson` as an elastic-transport serializer."""
 
 
 def classify(exc: BaseException) -> BaseException:
@@ -101,6 +110,13 @@ class ElasticSource:
     def __init__(self, cfg: SourceConfig, client: Any | None = None) -> None:
         self.cfg = cfg
         self.es = client if client is not None else connect(cfg)
+        self._own_client = client is None
+
+    @cached_property
+    def page_es(self) -> Any | None:
+        """A second client for page reads, whose responses stay raw JSON
+        (:mod:`reconcile.source.page`); None with an injected client."""
+        return connect(self.cfg, raw=True) if self._own_client else None
 
     def classify(self, exc: BaseException) -> BaseException:
         """This client's exceptions as :class:`TransientError`, :class:`PitExpired` or :class:`SourceError`."""
@@ -362,18 +378,19 @@ class PointInTime:
         id, unique and stable within a point in time) is the cheapest one."""
         return [{"_shard_doc": "asc"}]
 
-    def _search(self, what: str, pit_id: str, **body: Any) -> Any:
+    def _search_page(self, what: str, pit_id: str, body: dict[str, Any]) -> Page:
         src = self.source
-        return src.call(
-            what,
-            src.es.search,
-            pit={"id": pit_id, "keep_alive": src.cfg.keep_alive},
-            **body,
-        )
+        pit = {"id": pit_id, "keep_alive": src.cfg.keep_alive}
+        raw_client = src.page_es
+        if raw_client is None:  # an injected client: decode, then re-encode (tests)
+            resp = src.call(what, src.es.search, pit=pit, **body)
+            return decode_page(orjson.dumps(getattr(resp, "body", resp)), what)
+        resp = src.call(what, raw_client.search, pit=pit, **body)
+        return decode_page(getattr(resp, "body", resp), what)
 
     def pages(
         self, window: Window, part: Slice | None = None, totals: dict[int, int] | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[Page]:
         """Pages of hits (``_id``, ``_index``, ``_source``, timestamp docvalue) of one slice.
 
         The first request also counts the slice exactly (``totals[slice id]``), so the
@@ -396,22 +413,23 @@ class PointInTime:
         while True:
             if after is not None:
                 body["search_after"] = after
-            resp = self._search(f"read {window.label} page {page_no}", pit_id, **body)
-            pit_id = resp.get("pit_id", pit_id)
+            page = self._search_page(f"read {window.label} page {page_no}", pit_id, body)
+            pit_id = page.pit_id or pit_id
             if page_no == 0:
                 body["track_total_hits"] = False
-                total = int(resp["hits"]["total"]["value"])
+                if page.total is None:
+                    raise SourceError(f"read {window.label}: the first page carries no total")
+                total = page.total
                 if totals is not None:
                     totals[part.id if part else 0] = total
-            hits = resp["hits"]["hits"]
-            if not hits:
+            if not page.hits:
                 return
-            _check_order(hits, after, window)
-            read += len(hits)
-            after = hits[-1]["sort"]
-            yield hits
+            _check_order(page, after, window)
+            read += len(page)
+            after = page.last_sort
+            yield page
             # Drop the page before fetching the next: one page per slice in memory, not two.
-            hits = resp = None
+            del page
             if read >= total:
                 return  # the slice's exact count in this point in time is reached
             page_no += 1
@@ -426,7 +444,7 @@ class PointInTime:
             log.debug("closing point in time failed: %s", exc)
 
 
-def _check_order(hits: list[dict[str, Any]], after: list[Any] | None, window: Window) -> None:
+def _check_order(page: Page, after: list[Any] | None, window: Window) -> None:
     """Refuse to go on when the sort values are not strictly increasing.
 
     ``search_after`` is exact only under a total order: with ties, the documents after a
@@ -434,8 +452,8 @@ def _check_order(hits: list[dict[str, Any]], after: list[Any] | None, window: Wi
     page (or one equal to the previous page's last value) shows the order is not total.
     """
     prev = after
-    for h in hits:
-        cur = h.get("sort")
+    for h in page.hits:
+        cur = h.sort
         if prev is not None and cur is not None and not cur > prev:
             raise SourceError(
                 f"read {window.label}: sort values {prev} then {cur} are not strictly "

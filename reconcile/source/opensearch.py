@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from ..durations import format_duration
@@ -33,6 +34,7 @@ from .base import PitExpired, backing_from_resolve
 from .config import SourceConfig
 from .credentials import from_environment
 from .elastic import RETRY_STATUS, ElasticSource, PointInTime
+from .page import RawJson
 from .retention import IndexLife, es_time
 
 log = logging.getLogger(__name__)
@@ -91,8 +93,10 @@ def aws_auth(cfg: SourceConfig) -> Any:
     return Urllib3AWSV4SignerAuth(credentials, region, cfg.aws_service)
 
 
-def connect(cfg: SourceConfig) -> Any:
-    """An OpenSearch client: SigV4, ES_API_KEY, or ES_USERNAME+ES_PASSWORD; ES_CA_CERTS."""
+def connect(cfg: SourceConfig, raw: bool = False) -> Any:
+    """An OpenSearch client: SigV4, ES_API_KEY, or ES_USERNAME+ES_PASSWORD; ES_CA_CERTS.
+
+    ``raw``: JSON responses come back as the text the server sent (for page reads)."""
     from opensearchpy import OpenSearch
 
     kwargs: dict[str, Any] = {
@@ -103,6 +107,8 @@ def connect(cfg: SourceConfig) -> Any:
         "verify_certs": cfg.verify_certs,
         "http_compress": os.environ.get("ES_HTTP_COMPRESS", "") == "1",
     }
+    if raw:
+        kwargs["serializer"] = _raw_serializer()
     creds = from_environment()
     if cfg.aws_sigv4:
         kwargs["http_auth"] = aws_auth(cfg)
@@ -116,6 +122,15 @@ def connect(cfg: SourceConfig) -> Any:
         return OpenSearch(hosts=[cfg.url], **kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"source.url {mask_url(cfg.url)!r}: {exc}") from exc
+
+
+def _raw_serializer() -> Any:
+    from opensearchpy.serializer import JSONSerializer
+
+    class Raw(RawJson, JSONSerializer):  # type: ignore[misc]
+        """:class:`RawJson` as an opensearch-py serializer."""
+
+    return Raw()
 
 
 def classify(exc: BaseException) -> BaseException:
@@ -186,6 +201,7 @@ class OpenSearchSource(ElasticSource):
         self.cfg = cfg
         self.client = client if client is not None else connect(cfg)
         self.es = _Compat(self.client)
+        self._own_client = client is None
         self._version = version
         #: OpenSearch Serverless (SigV4 service ``aoss``): point in time, search_after and
         #: slices as on a domain, but no version to ask, no ISM and no ``_shard_doc``.
@@ -193,6 +209,10 @@ class OpenSearchSource(ElasticSource):
 
     def classify(self, exc: BaseException) -> BaseException:
         return classify(exc)
+
+    @cached_property
+    def page_es(self) -> Any | None:
+        return _Compat(connect(self.cfg, raw=True)) if self._own_client else None
 
     @property
     def version(self) -> tuple[int, int, int]:
