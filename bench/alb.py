@@ -49,8 +49,8 @@ def zcat_lines_per_s(files: list[Path]) -> tuple[int, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from reconcile.demo.alb_traffic import DEFAULT_LB, write_alb_logs
     from reconcile.expected import ExpectedConfig
-    from reconcile.expected.alb_synth import DEFAULT_LB, write_alb_logs
     from reconcile.timewin import Window, utcnow
 
     data = args.data

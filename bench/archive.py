@@ -718,7 +718,7 @@ def load_index(es_url: str, index: str, size: int, server: str = "noida") -> flo
     """Create the index with an explicit mapping and bulk-load ``size`` documents; seconds."""
     from elasticsearch import Elasticsearch
 
-    from reconcile.synth import bulk_index, window_docs
+    from reconcile.demo.es_docs import bulk_index, window_docs
     from reconcile.timewin import Window
     from tests.servers import OpenSearchTestClient
 
@@ -813,7 +813,7 @@ def _mark(ok: bool) -> str:
 
 METHOD = """\
 One command loads a fresh local noida-db with N synthetic access-log documents
-(`reconcile.synth`, about 450 bytes of JSON each, explicit mapping) in **one index and one
+(`reconcile.demo.es_docs`, about 450 bytes of JSON each, explicit mapping) in **one index and one
 hour window**, then runs each variant in its own subprocess over that same index. Loading
 is not measured; the bench waits for the server to go idle before the first variant.
 
@@ -1125,7 +1125,7 @@ class Bench:
                 self.results.append(self.one_size(size))
 
     def one_size(self, size: int) -> SizeResult:
-        from reconcile.synth import daily_index
+        from reconcile.demo.es_docs import daily_index
         from tests.servers import elasticsearch_server, opensearch_server
 
         index = daily_index(INDEX_PREFIX, WINDOW_START)

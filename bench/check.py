@@ -198,10 +198,10 @@ def es_part(days: int, per_hour: int, data: Path, end: datetime) -> dict[str, An
 
     from reconcile.check.archived import WindowArchive
     from reconcile.check.indexed import read_indexed
-    from reconcile.localstack import elasticsearch_server
+    from reconcile.demo.es_docs import bulk_index, daily_index, window_docs
+    from reconcile.demo.localstack import elasticsearch_server
     from reconcile.source.config import SourceConfig
     from reconcile.source.factory import open_source
-    from reconcile.synth import bulk_index, daily_index, window_docs
     from reconcile.timewin import windows
 
     start = end - timedelta(days=days)
@@ -461,8 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "us-east-1"
 
-    from reconcile.expected.alb_synth import put_request_counts
-    from reconcile.localstack import moto_server
+    from reconcile.demo.alb_traffic import put_request_counts
+    from reconcile.demo.localstack import moto_server
     from reconcile.storage import open_store
     from reconcile.timewin import utcnow, windows
 

@@ -4,7 +4,7 @@
     python bench/egress.py --write-docs        # also replaces the section in docs/benchmarks.md
 
 Runs the pure detection (reconcile.egress.detect) on in-memory series from
-reconcile.egress.synth: no CloudWatch, no network. Each seed is 10 gateways x 8 weeks of
+reconcile.demo.nat_traffic: no CloudWatch, no network. Each seed is 10 gateways x 8 weeks of
 hourly bytes; the first 4 weeks are history only, weeks 5-8 are judged.
 """
 
@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.docs import replace_section
+from reconcile.demo.nat_traffic import SynthGateway, fleet
 from reconcile.egress.detect import Params, judge_series
-from reconcile.egress.synth import SynthGateway, fleet
 from reconcile.timewin import HOUR
 
 WEEKS, HISTORY_WEEKS, GATEWAYS = 8, 4, 10
@@ -167,7 +167,7 @@ def report(seeds: list[int]) -> str:
         rows.append((name, total))
     lines = [
         "Pure detection (`reconcile.egress.detect`) on in-memory series from",
-        "`reconcile.egress.synth.fleet`: no CloudWatch, no network. Per seed: 10 gateways x",
+        "`reconcile.demo.nat_traffic.fleet`: no CloudWatch, no network. Per seed: 10 gateways x",
         "8 weeks of hourly bytes (levels 5-200 GiB/h, one quiet gateway at tens of MiB/h),",
         "daily swing, weekends, a weekly batch hour on some gateways, log-normal noise",
         "(sigma 0.05-0.2), rare benign 1.2-1.6x bursts, up to two benign growth steps of",

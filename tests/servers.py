@@ -1,4 +1,4 @@
-"""Real local servers for the tests (see :mod:`reconcile.localstack`).
+"""Real local servers for the tests (see :mod:`reconcile.demo.localstack`).
 
 A server that does not come up fails the tests loudly; nothing is skipped.
 """
@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reconcile.localstack import (  # noqa: F401 (re-exported for test modules)
+from reconcile.demo.localstack import (  # noqa: F401 (re-exported for test modules)
     elasticsearch_server,
     free_port,
     moto_server,

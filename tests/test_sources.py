@@ -30,7 +30,7 @@ def tied(es: Any, prefix: str, n: int = 1200) -> list[str]:
             settings={"number_of_shards": 3},
             mappings={"properties": {"@timestamp": {"type": "date"}, "n": {"type": "long"}}},
         )
-    from reconcile.synth import bulk_index
+    from reconcile.demo.es_docs import bulk_index
 
     base = W.start_ms + 60_000
     bulk_index(es, ((names[i % 2], {"@timestamp": base + i // 3, "n": i}) for i in range(n)))
@@ -139,7 +139,7 @@ def test_a_date_nanos_timestamp_places_documents_in_windows_exactly(
 ) -> None:
     index = f"{index_prefix}nanos"
     es.indices.create(index=index, mappings={"properties": {"@timestamp": {"type": "date_nanos"}}})
-    from reconcile.synth import bulk_index
+    from reconcile.demo.es_docs import bulk_index
 
     docs = [
         {"@timestamp": "2026-11-20T12:59:59.999999999Z", "n": 0},  # the hour before

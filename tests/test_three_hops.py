@@ -15,7 +15,7 @@ from reconcile.archive.run import Archiver
 from reconcile.backfill import backfill
 from reconcile.check.run import check
 from reconcile.cli import cli
-from reconcile.expected.alb_synth import put_request_counts
+from reconcile.demo.alb_traffic import put_request_counts
 from reconcile.findings import HOP_ARCHIVE, HOP_INGEST
 from reconcile.schedule.run import run_job
 from reconcile.storage import open_store

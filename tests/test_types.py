@@ -26,7 +26,7 @@ CHECKED = [
     "reconcile/archive/run.py",
     "reconcile/source/retention.py",
     "reconcile/schedule/run.py",
-    "reconcile/demo.py",
+    "reconcile/demo",
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..demo import DemoReport, run_demo
+from ..demo.run import DemoReport, run_demo
 from ..findings import MIXED_COLUMNS
 from ..render import render
 from .common import EXIT_FAILED, EXIT_OK, handle_errors

@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from reconcile.archive.layout import Manifest
+from reconcile.demo.es_docs import bulk_index, window_docs
 from reconcile.job import JobSpec, load_job
 from reconcile.storage import ObjectStore, open_store
-from reconcile.synth import bulk_index, window_docs
 from reconcile.timewin import Window, parse_time
 
 W = Window(parse_time("2026-11-20T13"))

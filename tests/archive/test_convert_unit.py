@@ -178,7 +178,7 @@ def test_parse_timestamp_ms_forms() -> None:
 
 
 def test_direct_page_conversion_equals_the_row_by_row_path() -> None:
-    from reconcile.synth import window_docs
+    from reconcile.demo.es_docs import window_docs
     from reconcile.timewin import Window, parse_time
 
     mapping = {

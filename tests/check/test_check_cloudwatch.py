@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from reconcile.check.run import check
 from reconcile.cli import cli
-from reconcile.expected.alb_synth import put_request_counts
+from reconcile.demo.alb_traffic import put_request_counts
 from reconcile.results import read_results
 from reconcile.storage import ObjectStore, open_store
 from reconcile.timewin import Window

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from reconcile.archive.run import Archiver
 from reconcile.check.run import check
 from reconcile.cli import cli
-from reconcile.expected.alb_synth import DEFAULT_LB, put_request_counts, write_alb_logs
+from reconcile.demo.alb_traffic import DEFAULT_LB, put_request_counts, write_alb_logs
+from reconcile.demo.es_docs import bulk_index, daily_index, window_docs
 from reconcile.job import load_job
 from reconcile.storage import ObjectStore
-from reconcile.synth import bulk_index, daily_index, window_docs
 from reconcile.timewin import Window
 from tests.check.conftest import DAY
 from tests.check.helpers import write_window

@@ -8,7 +8,7 @@ import sqlglot
 from click.testing import CliRunner
 
 from reconcile.cli import cli
-from reconcile.expected.alb_synth import DEFAULT_LB, write_alb_logs
+from reconcile.demo.alb_traffic import DEFAULT_LB, write_alb_logs
 from reconcile.storage import open_store
 from tests.check.helpers import hours, write_window
 

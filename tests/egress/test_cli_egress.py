@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconcile.cli import cli
-from reconcile.egress.synth import GIB, Shape, Spike, nat_series, put_metric_series
+from reconcile.demo.nat_traffic import GIB, Shape, Spike, nat_series, put_metric_series
 from reconcile.timewin import HOUR
 from tests.egress.conftest import new_gateway
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from reconcile.demo.nat_traffic import GIB, Shape, Spike, nat_series
 from reconcile.egress.detect import WEEK, Params, SeasonalModel, judge_series
-from reconcile.egress.synth import GIB, Shape, Spike, nat_series
 from reconcile.timewin import HOUR
 
 T = datetime(2026, 3, 2, 14, tzinfo=UTC)  # a Monday, 14:00

@@ -8,9 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from reconcile.egress.detect import WEEK
-from reconcile.egress.run import judge_egress
-from reconcile.egress.synth import (
+from reconcile.demo.nat_traffic import (
     GIB,
     NatInterface,
     Shape,
@@ -20,6 +18,8 @@ from reconcile.egress.synth import (
     put_metric_series,
     write_flow_logs,
 )
+from reconcile.egress.detect import WEEK
+from reconcile.egress.run import judge_egress
 from reconcile.findings import Finding
 from reconcile.results import read_results
 from reconcile.storage import open_store

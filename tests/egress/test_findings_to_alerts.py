@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from reconcile.alerts import notify
-from reconcile.egress.run import judge_egress
-from reconcile.egress.synth import (
+from reconcile.demo.nat_traffic import (
     GIB,
     NatInterface,
     Spike,
@@ -24,6 +23,7 @@ from reconcile.egress.synth import (
     put_metric_series,
     write_flow_logs,
 )
+from reconcile.egress.run import judge_egress
 from reconcile.findings import Finding
 from reconcile.job import JobSpec
 from reconcile.report import build_report

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlglot
 
+from reconcile.demo.nat_traffic import GIB, NatInterface, Talker, write_flow_logs
 from reconcile.egress.flowlogs import (
     QUERY_V2,
     V2_FIELDS,
@@ -19,7 +20,6 @@ from reconcile.egress.flowlogs import (
     render_query,
     top_talkers,
 )
-from reconcile.egress.synth import GIB, NatInterface, Talker, write_flow_logs
 from reconcile.errors import ConfigError
 from reconcile.sqlfiles import get_file
 from reconcile.storage import LocalStore, open_store

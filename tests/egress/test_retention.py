@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from reconcile.cwretention import kept_for
+from reconcile.demo.nat_traffic import Spike, put_metric_series
 from reconcile.egress.config import EgressConfig
 from reconcile.egress.detect import WEEK
 from reconcile.egress.metrics import read_plan
 from reconcile.egress.run import judge_egress
-from reconcile.egress.synth import Spike, put_metric_series
 from reconcile.errors import ConfigError
 from reconcile.timewin import HOUR
 from tests.egress.conftest import job, new_gateway

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from reconcile.demo.alb_traffic import DEFAULT_LB, SynthMix, write_alb_logs
 from reconcile.errors import ConfigError, ReconcileError
 from reconcile.expected import ExpectedConfig, ExpectedSourceError, expected_counts, read_alb_logs
 from reconcile.expected.alb_logs import alb_logs_location, object_key
-from reconcile.expected.alb_synth import DEFAULT_LB, SynthMix, write_alb_logs
 from reconcile.storage import open_store
 from reconcile.timewin import Window
 

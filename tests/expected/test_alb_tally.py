@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from reconcile.demo.alb_traffic import DEFAULT_LB, write_alb_logs
 from reconcile.expected import ExpectedConfig, expected_counts
-from reconcile.expected.alb_synth import DEFAULT_LB, write_alb_logs
 from reconcile.expected.tally import fingerprint
 from reconcile.job import load_job
 from reconcile.storage import open_store

@@ -22,9 +22,9 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
+from reconcile.demo.alb_traffic import minute_values, put_request_counts
 from reconcile.errors import ConfigError
 from reconcile.expected import ExpectedConfig, ExpectedSourceError, expected_counts
-from reconcile.expected.alb_synth import minute_values, put_request_counts
 from reconcile.expected.cloudwatch import (
     MAX_QUERIES,
     Segment,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from reconcile.demo.alb_traffic import SynthMix, write_alb_logs
 from reconcile.expected.alb_logs import (
     COLUMNS,
     LINE_REGEX,
@@ -22,7 +23,6 @@ from reconcile.expected.alb_logs import (
     parse_batch,
     parse_key,
 )
-from reconcile.expected.alb_synth import SynthMix, write_alb_logs
 from reconcile.timewin import Window
 
 DDL = Path(__file__).resolve().parents[2] / "sql" / "ddl" / "alb_access_logs.sql"

@@ -11,9 +11,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from reconcile.demo.alb_traffic import DEFAULT_LB, write_alb_logs
 from reconcile.expected import ExpectedConfig, expected_counts, read_alb_logs
 from reconcile.expected.alb_logs import alb_query_params
-from reconcile.expected.alb_synth import DEFAULT_LB, write_alb_logs
 from reconcile.sqlfiles import render_text
 from reconcile.timewin import Window
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .timewin import Window
+from ..timewin import Window
 
 PATHS = [
     "/api/v1/orders",

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..egress.flowlogs import flow_log_schema
 from ..timewin import HOUR, floor_hour
-from .flowlogs import flow_log_schema
 
 GIB = float(1 << 30)
 MIB = float(1 << 20)

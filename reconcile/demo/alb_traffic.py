@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..expected.alb_logs import object_key
+from ..expected.cloudwatch import make_client
 from ..storage import ObjectStore, open_store
 from ..timewin import Window, floor_hour
-from .alb_logs import object_key
 
 DEFAULT_LB = "app/hub-prod/50dc6c495c0c9188"
 DEFAULT_TG = "targetgroup/hub-prod-web/73e2d6bc24d8a067"
@@ -308,8 +309,6 @@ def put_request_counts(
     Returns the number of ``PutMetricData`` calls made.
     """
     if client is None:
-        from .cloudwatch import make_client
-
         client = make_client(region)
     dims = [{"Name": "LoadBalancer", "Value": load_balancer}]
     if target_group:

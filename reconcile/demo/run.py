@@ -38,12 +38,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .archive.run import ArchiveSummary
-from .findings import Finding
-from .job import JobSpec, load_job
+from ..archive.run import ArchiveSummary
+from ..findings import Finding
+from ..job import JobSpec, load_job
+from ..timewin import HOUR, Window, floor_hour, utcnow, windows
+from .alb_traffic import put_request_counts
+from .es_docs import bulk_index, daily_index, window_docs
 from .localstack import elasticsearch_server, moto_server
-from .synth import bulk_index, daily_index, window_docs
-from .timewin import HOUR, Window, floor_hour, utcnow, windows
+from .nat_traffic import (
+    NatInterface,
+    Shape,
+    Spike,
+    Talker,
+    nat_series,
+    put_metric_series,
+    write_flow_logs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -276,23 +286,11 @@ def index_logs(es: Any, p: DemoPlan, late: bool = False) -> int:
 
 
 def put_load_balancer_metrics(p: DemoPlan) -> None:
-    from .expected.alb_synth import put_request_counts
-
     put_request_counts({w.start: n for w, n in p.requests.items()}, LOAD_BALANCER)
 
 
 def put_nat_metrics_and_flow_logs(p: DemoPlan, store: Any) -> None:
     import boto3
-
-    from .egress.synth import (
-        NatInterface,
-        Shape,
-        Spike,
-        Talker,
-        nat_series,
-        put_metric_series,
-        write_flow_logs,
-    )
 
     spike_hour = p.incident("NAT spike: S3 traffic avoiding the gateway endpoint").hours[0].start
     history = 5 * 7 * 24
@@ -380,12 +378,12 @@ def run_demo(
     import boto3
     from elasticsearch import Elasticsearch
 
-    from .alerts import notify
-    from .backfill import backfill
-    from .check.run import check
-    from .egress.run import judge_egress
-    from .schedule.run import run_job
-    from .storage import open_store
+    from ..alerts import notify
+    from ..backfill import backfill
+    from ..check.run import check
+    from ..egress.run import judge_egress
+    from ..schedule.run import run_job
+    from ..storage import open_store
 
     p = plan(now or utcnow(), hours, per_hour)
     judged_at = p.end + timedelta(hours=1)  # every window closed and past grace
@@ -457,7 +455,7 @@ def _write_report(
 ) -> Path | None:
     if out_dir is None:
         return None
-    from .report import build_report
+    from ..report import build_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from .errors import ReconcileError
+from ..errors import ReconcileError
 
 NOIDA_VERSION = "0.2.3"
 OSMEM_VERSION = "0.1.6"
