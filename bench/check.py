@@ -196,7 +196,7 @@ def es_part(days: int, per_hour: int, data: Path, end: datetime) -> dict[str, An
     """The ``indexed`` figure for ``days`` x 24 windows: one histogram vs one count per hour."""
     from elasticsearch import Elasticsearch
 
-    from reconcile.check.archived import WindowArchive
+    from reconcile.archive.read import WindowArchive
     from reconcile.check.indexed import read_indexed
     from reconcile.demo.es_docs import bulk_index, daily_index, window_docs
     from reconcile.demo.localstack import elasticsearch_server

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .archive.run import Archiver, ArchiveSummary, Progress, WindowResult
+from .archive.outcome import ArchiveSummary, Progress, WindowResult
+from .archive.run import Archiver
 from .errors import ConfigError
 from .job import JobSpec
 from .timewin import Window, utcnow, windows

@@ -24,6 +24,7 @@ from .durations import format_duration
 from .egress.config import EgressConfig
 from .errors import ConfigError
 from .expected.config import ExpectedConfig
+from .redact import mask_url
 from .schedule.config import RunConfig
 from .source.config import SourceConfig
 
@@ -72,14 +73,23 @@ class JobSpec(BaseModel):
     """What a scheduled run covers."""
 
     @model_validator(mode="after")
-    def _alb_tally_beside_the_archive(self) -> JobSpec:
-        # Delivered access-log objects never change: their counts are kept with the archive.
+    def _locations_beside_the_archive(self) -> JobSpec:
+        # The one place where locations are derived from archive.uri, so that each stage
+        # reads only its own section: results, alert state and the ALB tally live in the
+        # archive's ``_reconcile/`` area unless set (``_`` keeps them out of its readers).
         e = self.expected
         if e.tally_uri == "none":
             e.tally_uri = ""
-        elif not e.tally_uri and self.archive.uri:
-            e.tally_uri = self.archive.uri.rstrip("/") + "/_reconcile/alb-tally"
+        elif not e.tally_uri:
+            e.tally_uri = self.beside_archive("alb-tally")
+        self.check.results_uri = self.check.results_uri or self.beside_archive("results")
+        self.egress.results = self.egress.results or self.beside_archive("results")
+        self.alerts.state_uri = self.alerts.state_uri or self.beside_archive("alerts")
         return self
+
+    def beside_archive(self, name: str) -> str:
+        """``<archive.uri>/_reconcile/<name>``, or "" without an archive."""
+        return f"{self.archive.uri.rstrip('/')}/_reconcile/{name}" if self.archive.uri else ""
 
     @model_validator(mode="after")
     def _grace_covers_settle(self) -> JobSpec:
@@ -242,8 +252,3 @@ def describe(spec: JobSpec) -> dict[str, Any]:
     out = spec.model_dump(mode="json")
     out["source"]["url"] = mask_url(out["source"]["url"])
     return out
-
-
-def mask_url(url: str) -> str:
-    """Hide ``user:password@`` in a URL."""
-    return re.sub(r"//[^/@]+@", "//***@", url)

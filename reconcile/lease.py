@@ -26,6 +26,10 @@ from typing import Any
 from .errors import ReconcileError, StorageError
 from .storage import ObjectStore
 
+#: The job's run lease, beside its archive: held by scheduled runs and schema rewrites, so
+#: two of them never work on one archive at once.
+LEASE_KEY = "_reconcile/run.lease"
+
 log = logging.getLogger(__name__)
 
 

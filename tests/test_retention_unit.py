@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconcile.archive.layout import Manifest
-from reconcile.check.archived import WindowArchive
+from reconcile.archive.read import WindowArchive
 from reconcile.check.indexed import guard_findings, retention_guard
 from reconcile.findings import LOGFLOW, Finding
 from reconcile.source.config import SourceConfig

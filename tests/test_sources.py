@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconcile.archive.convert import iso_nanos
+from reconcile.archive.normalize import iso_nanos
 from reconcile.archive.run import Archiver
 from reconcile.source.base import Slice, backing_from_resolve
 from reconcile.source.factory import AutoSource, open_source

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, Protocol, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
@@ -277,3 +277,14 @@ def resolve_secrets(cfg: AlertsConfig, environ: Mapping[str, str] | None = None)
         alertmanager_url=am.rstrip("/") if am else None,
         routing_key=routing,
     )
+
+
+class AlertsJob(Protocol):
+    """What the alert stage reads of a job: its name (labels incidents) and its section,
+    whose ``state_uri`` the job has resolved."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def alerts(self) -> AlertsConfig: ...

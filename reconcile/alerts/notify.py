@@ -7,12 +7,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ConfigError
 from ..findings import Finding, iso
 from ..timewin import utcnow
-from .config import AlertsConfig, Redactor, resolve_secrets
+from .config import AlertsConfig, AlertsJob, Redactor, resolve_secrets
 from .deliver import RetryPolicy, Transport, send
 from .model import Notification, test_incident
 from .plan import (
@@ -27,9 +27,6 @@ from .plan import (
 )
 from .sinks import Sink, build_sinks
 from .state import AlertState, StateStore, state_uri
-
-if TYPE_CHECKING:
-    from ..job import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +204,7 @@ class _Run:
     transport: Transport = field(default_factory=Transport)
 
     @classmethod
-    def from_spec(cls, spec: JobSpec) -> _Run:
+    def from_spec(cls, spec: AlertsJob) -> _Run:
         secrets = resolve_secrets(spec.alerts)
         sinks = build_sinks(spec.alerts, secrets)
         if any(s.name == "webhook" for s in sinks) and secrets.webhook_key is None:
@@ -261,7 +258,7 @@ class _Run:
 
 
 def notify(
-    spec: JobSpec,
+    spec: AlertsJob,
     findings: list[Finding],
     now: datetime | None = None,
     dry_run: bool = False,
@@ -280,7 +277,7 @@ def notify(
     if not run.sinks:
         log.debug("alerts: no sinks configured; nothing to notify")
         return report
-    store = StateStore.open(state_uri(spec.alerts.state_uri, spec.archive.uri), spec.name)
+    store = StateStore.open(state_uri(spec.alerts.state_uri), spec.name)
     if dry_run:
         state, _ = store.load()
         _fold(run, state, findings, now, report)
@@ -355,7 +352,7 @@ def _firing(state: AlertState) -> list[str]:
     return [t.incident.summary() for _, t in sorted(state.incidents.items()) if t.incident.firing]
 
 
-def send_test(spec: JobSpec, dry_run: bool = False) -> NotifyReport:
+def send_test(spec: AlertsJob, dry_run: bool = False) -> NotifyReport:
     """Send a clearly marked test notification to every configured sink (no state is kept).
 
     PagerDuty gets the test event resolved right after, so no incident stays open.

@@ -116,16 +116,14 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "default"
 
 
-def state_uri(alerts_state_uri: str, archive_uri: str) -> str:
-    """``alerts.state_uri``, else ``<archive.uri>/_reconcile/alerts``."""
-    if alerts_state_uri:
-        return alerts_state_uri
-    if not archive_uri:
+def state_uri(alerts_state_uri: str) -> str:
+    """``alerts.state_uri``, which the job puts beside the archive unless it is set."""
+    if not alerts_state_uri:
         raise ConfigError(
             "alerts need a place for their state: set alerts.state_uri "
             "(RECONCILE_ALERTS_STATE_URI) or archive.uri"
         )
-    return archive_uri.rstrip("/") + "/_reconcile/alerts"
+    return alerts_state_uri
 
 
 class StateStore:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..findings import iso
+from .config import AlertsJob
 from .state import StateStore, state_uri
 
-if TYPE_CHECKING:
-    from ..job import JobSpec
 
-
-def alert_status(spec: JobSpec, include_resolved: bool = False) -> list[dict[str, Any]]:
+def alert_status(spec: AlertsJob, include_resolved: bool = False) -> list[dict[str, Any]]:
     """One row per incident kept in the job's alert state (read-only, no lease)."""
-    store = StateStore.open(state_uri(spec.alerts.state_uri, spec.archive.uri), spec.name)
+    store = StateStore.open(state_uri(spec.alerts.state_uri), spec.name)
     state, _ = store.load()
     pending: dict[str, list[str]] = {}
     for note in state.pending:

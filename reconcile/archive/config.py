@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..durations import Duration
+from ..source.config import SourceConfig
 
 
 class ArchiveConfig(BaseModel):
@@ -43,3 +44,15 @@ class ArchiveConfig(BaseModel):
     """How long after a window closes it is first archived, so logs still in flight (Filebeat and Logstash retry backoffs of up to about a minute each, Logstash queues, refresh) arrive first; later arrivals are re-archived."""
     tmp_dir: str | None = None
     """Local scratch directory for Parquet files before upload; default: the system temp dir."""
+
+
+class ArchiveJob(Protocol):
+    """What the archive stage reads of a job: the source it copies from and its own section.
+
+    :class:`reconcile.job.JobSpec` provides it; so can anything holding just these two."""
+
+    @property
+    def source(self) -> SourceConfig: ...
+
+    @property
+    def archive(self) -> ArchiveConfig: ...

@@ -18,122 +18,39 @@ is rolled forward by the next run, so a committed window never holds duplicates.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..durations import format_duration
 from ..errors import ConfigError, ReconcileError, SourceError, VerificationError
-from ..job import JobSpec, mask_url
-from ..source.base import PitExpired, Reader, Slice, Source
+from ..redact import mask_url
+from ..source.base import PitExpired, Source
 from ..source.factory import open_source
 from ..storage import ObjectStore, UploadOptions, open_store
 from ..timewin import Window, utcnow, windows
-from .convert import Reject
-from .direct import PageConverter
+from .commit import recover, roll_forward
+from .config import ArchiveConfig, ArchiveJob
 from .layout import (
     MANIFEST,
-    STAGING,
     FileEntry,
     Manifest,
     staging_prefix,
     window_prefix,
 )
+from .outcome import ArchiveSummary, Progress, WindowResult
 from .schema import WindowSchema, build_schema
+from .stage import Stager
+from .survey import seed_table
 from .table import conform_window
-from .writer import ParquetSliceWriter, RejectWriter
 
 log = logging.getLogger(__name__)
 
 PIT_RESTARTS = 2
-
-
-@dataclass(slots=True)
-class WindowResult:
-    """What happened to one window."""
-
-    window: Window
-    status: str  # archived | skipped | open | settling | failed
-    rows: int = 0
-    quarantined: int = 0
-    source_count: int = 0
-    files: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    conflicts: int = 0
-    revision: int = 0
-    """The revision committed (2+ when late documents were added to an earlier commit)."""
-    late: int = 0
-    """Documents this revision added to the one it replaced."""
-    message: str = ""
-
-    @property
-    def docs_per_s(self) -> float:
-        return (self.rows + self.quarantined) / self.seconds if self.seconds > 0 else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["window"] = self.window.iso()
-        d["docs_per_s"] = round(self.docs_per_s, 1)
-        return d
-
-
-@dataclass(slots=True)
-class ArchiveSummary:
-    """The outcome of archiving a range of windows."""
-
-    results: list[WindowResult] = field(default_factory=list)
-    not_started: int = 0
-    """Windows left untouched because the run was interrupted."""
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def failed(self) -> list[WindowResult]:
-        return [r for r in self.results if r.status == "failed"]
-
-    @property
-    def rows(self) -> int:
-        return sum(r.rows for r in self.results)
-
-    @property
-    def late(self) -> int:
-        """Late documents added to earlier commits by re-archiving."""
-        return sum(r.late for r in self.results)
-
-    @property
-    def rearchived(self) -> int:
-        return sum(1 for r in self.results if r.status == "archived" and r.revision > 1)
-
-
-@dataclass(slots=True)
-class _Tally:
-    """What the slices of one window report back: their exact counts and source indices."""
-
-    totals: dict[int, int]
-    indices: set[str]
-
-
-class Progress:
-    """Hooks for progress display; the default does nothing (logs carry the facts)."""
-
-    def window_started(self, window: Window, total: int) -> None: ...
-
-    def rows_done(self, window: Window, rows: int) -> None: ...
-
-    def window_finished(self, result: WindowResult) -> None: ...
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -141,8 +58,8 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
-def upload_options(spec: JobSpec) -> UploadOptions:
-    a = spec.archive
+def upload_options(a: ArchiveConfig) -> UploadOptions:
+    """The object-store upload settings of the archive section."""
     return UploadOptions(
         sse=a.sse, sse_kms_key_id=a.sse_kms_key_id, multipart_chunk_mb=a.multipart_chunk_mb
     )
@@ -153,7 +70,7 @@ class Archiver:
 
     def __init__(
         self,
-        spec: JobSpec,
+        spec: ArchiveJob,
         source: Source | None = None,
         store: ObjectStore | None = None,
         progress: Progress | None = None,
@@ -164,8 +81,9 @@ class Archiver:
             )
         self.spec = spec
         self.source = source or open_source(spec.source)
-        self.store = store or open_store(spec.archive.uri, upload_options(spec))
+        self.store = store or open_store(spec.archive.uri, upload_options(spec.archive))
         self.progress = progress or Progress()
+        self.stager = Stager(self.store, spec.source, spec.archive, self.progress)
         self.run_id = new_run_id()
         self._mappings: dict[str, dict[str, Any]] | None = None
         self._streams: dict[str, list[str]] | None = None
@@ -374,7 +292,10 @@ class Archiver:
                 c.types,
                 c.resolved,
             )
-        schema = conform_window(self.store, schema, f"window {window.label}")
+        ts = self.spec.source.timestamp_field
+        schema = conform_window(
+            self.store, schema, f"window {window.label}", seed=lambda: seed_table(self.store, ts)
+        )
         untimed = sum(self._untimed_in(i) for i in touched)
         seen: set[str] = set()
         stage = staging_prefix(self.run_id, window)
@@ -384,7 +305,7 @@ class Archiver:
             if touched:
                 with self.source.point_in_time(touched) as pit:
                     self.progress.window_started(window, approx)
-                    files, rejects, expected = self._read_and_stage(
+                    files, rejects, expected = self.stager.read_and_stage(
                         pit, window, schema, stage, approx, seen
                     )
             else:
@@ -403,7 +324,7 @@ class Archiver:
                 manifest.replaced = [*previous.replaced, previous.successor_record(reason)]
             self.store.put_bytes(stage + MANIFEST, manifest.to_json())  # commit point
         except BaseException:
-            self._discard(stage)
+            self.stager.discard(stage)
             raise
         roll_forward(self.store, stage, window)
         return WindowResult(
@@ -448,134 +369,6 @@ class Archiver:
                 f"{rows} + {quarantined} quarantined = {rows + quarantined}; not committed "
                 "(documents still arriving or being deleted; rerun later)"
             )
-
-    def _slices(self, expected: int) -> list[Slice]:
-        cfg = self.spec.source
-        n = max(1, min(cfg.slices, math.ceil(expected / cfg.slice_min_docs)))
-        return [Slice(i, n) for i in range(n)]
-
-    def _read_and_stage(
-        self,
-        pit: Reader,
-        window: Window,
-        schema: WindowSchema,
-        stage: str,
-        expected: int,
-        seen: set[str],
-    ) -> tuple[list[FileEntry], list[FileEntry], int]:
-        """Read every slice into staged files; returns files, rejects and the PIT count.
-
-        ``seen`` collects the indices the documents came from."""
-        parts = self._slices(expected)
-        tally = _Tally({}, seen)
-        buffer_bytes = max(1, self.spec.archive.buffer_mb * 1024 * 1024 // len(parts))
-        with self._scratch() as scratch:
-            sink = self._sink(stage)
-            if len(parts) == 1:
-                outcomes = [
-                    self._read_slice(
-                        pit, window, schema, parts[0], scratch, sink, buffer_bytes, tally
-                    )
-                ]
-            else:
-                with ThreadPoolExecutor(len(parts), thread_name_prefix="slice") as pool:
-                    futures = [
-                        pool.submit(
-                            self._read_slice,
-                            pit,
-                            window,
-                            schema,
-                            p,
-                            scratch,
-                            sink,
-                            buffer_bytes,
-                            tally,
-                        )
-                        for p in parts
-                    ]
-                    outcomes = [f.result() for f in futures]
-        files = [f for o in outcomes for f in o[0]]
-        rejects = [r for o in outcomes for r in o[1]]
-        if len(tally.totals) != len(parts):
-            raise SourceError(
-                f"window {window.label}: {len(parts) - len(tally.totals)} slices returned no count"
-            )
-        return files, rejects, sum(tally.totals.values())
-
-    def _read_slice(
-        self,
-        pit: Reader,
-        window: Window,
-        schema: WindowSchema,
-        part: Slice,
-        scratch: Path,
-        sink: Callable[[Path, str, int], FileEntry],
-        buffer_bytes: int,
-        tally: _Tally,
-    ) -> tuple[list[FileEntry], list[FileEntry]]:
-        converter = PageConverter(schema, self.spec.archive.max_doc_bytes)
-        writer = ParquetSliceWriter(
-            converter.arrow_schema, self.spec.archive, part.id, scratch, sink, buffer_bytes
-        )
-        rejects = RejectWriter(part.id, scratch, sink, window.label)
-        try:
-            for page in pit.pages(window, part, tally.totals):
-                tally.indices.update(page.indices)
-                for batch, bad in converter.convert(page):
-                    if batch is not None:
-                        writer.write(batch)
-                    if bad:
-                        self._quarantine(window, bad, rejects)
-                self.progress.rows_done(window, len(page))
-                del page
-            paths = converter.tally
-            if paths.row_pages:
-                log.info(
-                    "window %s slice %d: %d of %d pages took the row path (%d hits)",
-                    window.label,
-                    part.id,
-                    paths.row_pages,
-                    paths.row_pages + paths.direct_pages,
-                    paths.row_hits,
-                )
-            files = writer.close()
-            reject_file = rejects.close()
-        except BaseException:
-            writer.abort()
-            rejects.abort()
-            raise
-        return files, [reject_file] if reject_file else []
-
-    def _quarantine(self, window: Window, bad: list[Reject], rejects: RejectWriter) -> None:
-        for r in bad:
-            log.warning("window %s: quarantined %s/%s: %s", window.label, r.index, r.id, r.reason)
-        rejects.write(bad)
-
-    @contextmanager
-    def _scratch(self) -> Iterator[Path]:
-        base = self.spec.archive.tmp_dir
-        path = Path(tempfile.mkdtemp(prefix="reconcile-", dir=base))
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
-
-    def _sink(self, stage: str) -> Callable[[Path, str, int], FileEntry]:
-        def upload(local: Path, name: str, rows: int) -> FileEntry:
-            size = local.stat().st_size
-            self.store.put_file(local, stage + name)
-            local.unlink(missing_ok=True)
-            return FileEntry(name, rows, size)
-
-        return upload
-
-    def _discard(self, stage: str) -> None:
-        try:
-            leftovers = [o.key for o in self.store.list(stage)]
-            if leftovers:
-                self.store.delete(leftovers)
-        except ReconcileError as exc:  # never hide the original failure
-            log.warning("could not clean staging %s: %s", stage, exc)
 
     def _manifest(
         self,
@@ -624,51 +417,3 @@ class Archiver:
             table_schema_version=schema.table_version,
             extra_counts=schema.extra.as_dict(),
         )
-
-
-def recover(store: ObjectStore, window: Window) -> None:
-    """Finish commits that crashed after their commit point; drop uncommitted staging."""
-    suffix = window_prefix(window)
-    staged = [o for o in store.list(f"{STAGING}/") if f"/{suffix}" in o.key]
-    runs = sorted({o.key[: o.key.index(suffix) + len(suffix)] for o in staged})
-    for stage in runs:
-        if any(o.key == stage + MANIFEST for o in staged):
-            log.warning(
-                "window %s: completing the commit of an interrupted run (%s)", window.label, stage
-            )
-            roll_forward(store, stage, window)
-        else:
-            log.info(
-                "window %s: removing uncommitted files of an interrupted run (%s)",
-                window.label,
-                stage,
-            )
-            store.delete([o.key for o in staged if o.key.startswith(stage)])
-
-
-def roll_forward(store: ObjectStore, stage: str, window: Window) -> None:
-    """Make the partition exactly what the staged manifest says, then publish the manifest.
-
-    Idempotent: safe to repeat after a crash at any point inside it.
-    """
-    data = store.get_bytes(stage + MANIFEST)
-    if data is None:
-        raise ReconcileError(f"no staged manifest at {stage}")
-    manifest = Manifest.from_json(data)
-    final = window_prefix(window)
-    wanted = {f.path for f in manifest.files + manifest.rejects}
-    staged = {o.key for o in store.list(stage)}
-    for path in sorted(wanted):
-        if stage + path in staged:
-            store.move(stage + path, final + path)
-    present = {o.key[len(final) :]: o.size for o in store.list(final)}
-    missing = [p for p in wanted if p not in present]
-    if missing:
-        raise ReconcileError(
-            f"window {window.label}: staged files vanished before commit: {missing}"
-        )
-    stale = [final + p for p in present if p not in wanted and p != MANIFEST]
-    if stale:
-        store.delete(stale)
-    store.put_bytes(final + MANIFEST, data)
-    store.delete([o.key for o in store.list(stage)])

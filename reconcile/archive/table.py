@@ -260,12 +260,18 @@ def absorb(
     raise StorageError(f"{TABLE_KEY}: {CAS_ATTEMPTS} conditional writes lost in a row; giving up")
 
 
-def conform_window(store: ObjectStore, window: WindowSchema, by: str) -> WindowSchema:
-    """The schema ``window``'s files are written in: the table's, evolved first if needed."""
-    from .rewrite import seed_table
+def conform_window(
+    store: ObjectStore,
+    window: WindowSchema,
+    by: str,
+    seed: Callable[[], TableSchema | None] | None = None,
+) -> WindowSchema:
+    """The schema ``window``'s files are written in: the table's, evolved first if needed.
 
+    ``seed`` derives a first table schema when the archive has none (from its committed
+    files, :func:`reconcile.archive.survey.seed_table`)."""
     ts = window.timestamp_field
-    table, evo = absorb(store, window.columns, ts, by, seed=lambda: seed_table(store, ts))
+    table, evo = absorb(store, window.columns, ts, by, seed=seed)
     for d in evo.drift:
         log.warning(
             "%s: field %s is %s in this window's mapping but %s in the archive's table; "

@@ -16,8 +16,8 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from ..archive.read import WindowArchive
 from ..timewin import Window
-from .archived import WindowArchive
 from .config import CheckConfig
 from .judge import Baseline, archived_rows
 

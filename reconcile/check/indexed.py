@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from ..archive.read import WindowArchive
 from ..errors import ReconcileError
 from ..findings import Finding, iso
 from ..source.base import Source
 from ..source.retention import RetentionGuard
 from ..timewin import Window
-from .archived import WindowArchive
 
 log = logging.getLogger(__name__)
 

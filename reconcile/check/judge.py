@@ -37,10 +37,10 @@ from datetime import datetime
 from typing import Any
 
 from ..archive.layout import Manifest
+from ..archive.read import WindowArchive
 from ..details import LogflowDetail
 from ..findings import HOP_ARCHIVE, HOP_BOTH, HOP_INGEST, HOP_WORDS, LOGFLOW, Finding, Status, iso
 from ..timewin import Window
-from .archived import WindowArchive
 from .config import CheckConfig
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from ..archive.run import Archiver, ArchiveSummary
+from ..archive.outcome import ArchiveSummary
+from ..archive.run import Archiver
 from ..render import render
 from .common import (
     ARCHIVE_SETTINGS,

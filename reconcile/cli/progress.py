@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from ..archive.run import Progress, WindowResult
+from ..archive.outcome import Progress, WindowResult
 from ..timewin import Window, windows
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, model_validator
 
@@ -173,3 +173,14 @@ class EgressConfig(BaseModel):
     @property
     def unit(self) -> str:
         return "Bytes" if self.metric in BYTE_METRICS else "Count"
+
+
+class EgressJob(Protocol):
+    """What the egress stage reads of a job: its name (labels findings) and its section,
+    whose ``results`` location the job has resolved."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def egress(self) -> EgressConfig: ...

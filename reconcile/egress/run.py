@@ -18,12 +18,11 @@ from typing import Any
 from ..details import PORT_ERRORS, EgressDetail, PortErrorDetail
 from ..errors import ConfigError, ReconcileError
 from ..findings import EGRESS, Finding, Status, problems
-from ..job import JobSpec
 from ..present import fmt_bytes
 from ..results import write_findings
 from ..storage import open_store
 from ..timewin import utcnow
-from .config import EgressConfig, MaintenanceWindow
+from .config import EgressConfig, EgressJob, MaintenanceWindow
 from .detect import WEEK, Judgement, Params, judge_series
 from .flowlogs import (
     DrillDown,
@@ -99,13 +98,6 @@ def excluder(
         return None
 
     return excluded
-
-
-def results_uri(spec: JobSpec) -> str:
-    """``egress.results``, else ``<archive uri>/_reconcile/results`` (as the check), else ""."""
-    if spec.egress.results:
-        return spec.egress.results
-    return spec.archive.uri.rstrip("/") + "/_reconcile/results" if spec.archive.uri else ""
 
 
 def period_starts(start: datetime, end: datetime, period: timedelta) -> list[datetime]:
@@ -263,7 +255,7 @@ def drill_down(
 
 
 def judge_egress(
-    spec: JobSpec,
+    spec: EgressJob,
     start: datetime,
     end: datetime,
     now: datetime | None = None,
@@ -274,7 +266,7 @@ def judge_egress(
     """Judge every settled period of ``[start, end)`` for every configured NAT gateway.
 
     ``now`` decides which periods have closed (default: the clock). Findings are merged
-    into the results dataset (:func:`results_uri`) unless ``write_results`` is False.
+    into the results dataset (``egress.results``) unless ``write_results`` is False.
     ``cloudwatch`` is an optional boto3 CloudWatch client (default: from the environment).
     """
     cfg = spec.egress
@@ -335,7 +327,7 @@ def judge_egress(
     report.seconds["drilldown"] = time.perf_counter() - t0
     report.findings = findings
 
-    uri = results_uri(spec)
+    uri = spec.egress.results  # the job puts it beside the archive unless set
     if write_results and uri:
         t0 = time.perf_counter()
         report.results_keys = write_findings(open_store(uri), findings)

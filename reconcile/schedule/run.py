@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..archive.run import Archiver, ArchiveSummary, upload_options
+from ..archive.outcome import ArchiveSummary
+from ..archive.run import Archiver, upload_options
 from ..errors import ReconcileError
 from ..findings import Finding
 from ..job import JobSpec
-from ..lease import Lease
+from ..lease import LEASE_KEY, Lease
 from ..metrics import RunMetrics, push
 from ..storage import open_store
 from ..timewin import Window, floor_hour, utcnow, windows
@@ -30,7 +31,6 @@ from ..timewin import Window, floor_hour, utcnow, windows
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_FINDINGS = 0, 1, 3
-LEASE_KEY = "_reconcile/run.lease"
 
 
 @dataclass
@@ -116,7 +116,7 @@ class ScheduledRun:
         self.report = RunReport(spec.name, self.now)
 
     def run(self) -> RunReport:
-        store = open_store(self.spec.archive.uri, upload_options(self.spec))
+        store = open_store(self.spec.archive.uri, upload_options(self.spec.archive))
         lease = Lease(store, LEASE_KEY, f"run lease of job {self.spec.name}")
         with lease.hold(self.spec.run.lease_ttl_s, self.spec.run.lease_wait_s, renew=True):
             self._stage("archive", self.archive)

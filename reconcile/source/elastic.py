@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from ..errors import ConfigError, SourceError, TransientError
-from ..job import mask_url
+from ..redact import mask_url
 from ..timewin import Window, windows
 from .base import (
     HISTOGRAM_HOURS,

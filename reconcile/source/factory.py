@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ReconcileError
-from ..job import mask_url
+from ..redact import mask_url
 from ..timewin import Window
 from .base import HourlyCounts, Reader, Source
 from .config import SourceConfig

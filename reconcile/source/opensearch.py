@@ -29,7 +29,7 @@ from typing import Any
 
 from ..durations import format_duration
 from ..errors import ConfigError, SourceError, TransientError
-from ..job import mask_url
+from ..redact import mask_url
 from .base import PitExpired, backing_from_resolve
 from .config import SourceConfig
 from .credentials import from_environment
@@ -127,7 +127,7 @@ def connect(cfg: SourceConfig, raw: bool = False) -> Any:
 def _raw_serializer() -> Any:
     from opensearchpy.serializer import JSONSerializer
 
-    class Raw(RawJson, JSONSerializer):  # type: ignore[misc]
+    class Raw(RawJson, JSONSerializer):
         """:class:`RawJson` as an opensearch-py serializer."""
 
     return Raw()

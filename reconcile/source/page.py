@@ -128,6 +128,5 @@ class RawJson:
 
     def loads(self, data: bytes | str) -> Any:
         head = data[:16]
-        if (b'"error"' if isinstance(head, bytes) else '"error"') in head:
-            return orjson.loads(data)
-        return data
+        is_error = b'"error"' in head if isinstance(head, bytes) else '"error"' in head
+        return orjson.loads(data) if is_error else data

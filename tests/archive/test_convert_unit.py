@@ -8,7 +8,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from reconcile.archive.convert import RowConverter, parse_timestamp_ms
+from reconcile.archive.convert import RowConverter
+from reconcile.archive.normalize import parse_timestamp_ms
 from reconcile.archive.schema import FieldType, build_schema, merge
 
 TS = "1795179600000"
@@ -226,7 +227,7 @@ def test_direct_page_conversion_equals_the_row_by_row_path() -> None:
 
 
 def test_iso_nanos_keeps_every_digit_and_honours_offsets() -> None:
-    from reconcile.archive.convert import iso_nanos
+    from reconcile.archive.normalize import iso_nanos
 
     base = 1_795_181_400 * 1_000_000_000  # 2026-11-20T13:30:00Z
     assert iso_nanos("2026-11-20T13:30:00.123456789Z") == base + 123_456_789

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from reconcile.archive.commit import recover
 from reconcile.archive.layout import MANIFEST, FileEntry, Manifest, staging_prefix, window_prefix
-from reconcile.archive.run import Archiver, recover
+from reconcile.archive.run import Archiver
 from reconcile.storage import LocalStore, ObjectStore
 from tests.archive.conftest import NOW, W, gen, load, manifest, read_rows, spec_for, staging_keys
 

@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from reconcile.archive import run
-from reconcile.archive.rewrite import survey
+from reconcile.archive.read import ArchiveReader
 from reconcile.archive.run import Archiver
+from reconcile.archive.survey import survey
 from reconcile.archive.table import load_table
-from reconcile.check.archived import ArchiveReader
 from reconcile.check.views import archive_dataset
 from reconcile.cli import cli
 from reconcile.engines.duckdb import DuckDBEngine

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconcile.check.archived import ArchiveReader
+from reconcile.archive.read import ArchiveReader
 from reconcile.storage import ObjectStore, open_store
 from tests.check.helpers import counting_proxy, hours, part_bytes, write_window
 

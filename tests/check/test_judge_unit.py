@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from reconcile.archive.layout import FileEntry, Manifest
-from reconcile.check.archived import PartFile, WindowArchive
+from reconcile.archive.read import PartFile, WindowArchive
 from reconcile.check.baseline import baselines, sample
 from reconcile.check.config import CheckConfig
 from reconcile.check.judge import Baseline, count_status, judge_window, tolerance

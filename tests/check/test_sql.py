@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from reconcile.archive.rewrite import ddl_table
-from reconcile.check.archived import ArchiveReader
+from reconcile.archive.read import ArchiveReader
+from reconcile.archive.survey import ddl_table
 from reconcile.check.config import CheckConfig
 from reconcile.check.judge import Baseline, judge
 from reconcile.check.views import archive_dataset, results_dataset

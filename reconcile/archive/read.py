@@ -25,10 +25,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from ..archive.layout import MANIFEST, REJECTS, Manifest
 from ..errors import StorageError
 from ..storage import ObjectInfo, ObjectStore
 from ..timewin import Window, windows
+from .layout import MANIFEST, REJECTS, Manifest
 
 log = logging.getLogger(__name__)
 
