@@ -1,5 +1,8 @@
 """The SQL files in ``sql/``: list them, render their ``{{placeholders}}``, generate DDL.
 
+Only loading and rendering: what a job puts into the placeholders is wired by the callers
+(:mod:`reconcile.engines.params`, :mod:`reconcile.expected.alb_sql`).
+
 Files are Athena SQL (DDL in Athena's Hive dialect, queries in Trino) and the queries also
 run in DuckDB. Placeholders are ``{{name}}`` because Athena itself owns ``${name}`` (in
 ``storage.location.template``). Rendering fails loudly when a placeholder has no value.
@@ -12,7 +15,6 @@ values (SQL fragments such as a sub-query or a column list) verbatim.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -20,16 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .job import JobSpec
-
-log = logging.getLogger(__name__)
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _SIMPLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -231,10 +228,7 @@ def archive_ddl(schema: pa.Schema, params: Mapping[str, Any]) -> str:
     return get_file("ddl/archive_logs").render({**params, "columns": Raw(column_list(schema))})
 
 
-# -- placeholder values from a job ----------------------------------------------------------
-
-#: The earliest ``dt`` partition projection enumerates when nothing better is known.
-DEFAULT_PROJECTION_START = "2024-01-01"
+# -- placeholder values of a time range ----------------------------------------------------
 
 
 def time_params(start: datetime, end: datetime) -> dict[str, Any]:
@@ -246,61 +240,3 @@ def time_params(start: datetime, end: datetime) -> dict[str, Any]:
         "start_dt": start.astimezone(UTC).strftime("%Y-%m-%d"),
         "end_dt": last.astimezone(UTC).strftime("%Y-%m-%d"),
     }
-
-
-def job_params(
-    spec: JobSpec,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Placeholder values a job defines (locations, tolerances, ratio, and the range if given).
-
-    Sub-queries of ``queries/reconcile_hourly`` are included when they can be rendered:
-    ``archived_hourly`` from ``queries/archived_per_hour``, ``expected_hourly`` from
-    ``queries/expected_from_alb_logs`` when the job reads ALB access logs.
-    """
-    from .check.config import default_results_uri
-
-    check = spec.check
-    params: dict[str, Any] = {
-        "job": spec.name,
-        "projection_start": DEFAULT_PROJECTION_START,
-        "ratio": check.expected_ratio,
-        "abs_tolerance": check.abs_tolerance,
-        "rel_tolerance": check.rel_tolerance,
-        "database": check.athena_database,
-    }
-    if spec.archive.uri:
-        params["archive_location"] = spec.archive.uri.rstrip("/")
-        params["results_location"] = (
-            check.results_uri or default_results_uri(spec.archive.uri)
-        ).rstrip("/")
-    elif check.results_uri:
-        params["results_location"] = check.results_uri.rstrip("/")
-    expected = spec.expected
-    if expected.alb_logs_uri:
-        from .errors import ReconcileError
-        from .expected.alb_logs import alb_logs_location
-
-        try:  # may list the bucket to find the account
-            params["alb_logs_location"] = alb_logs_location(expected)
-        except ReconcileError as exc:
-            log.warning("alb_logs_location left unset: %s", exc)
-    if start is not None and end is not None:
-        params.update(time_params(start, end))
-        if expected.load_balancers:
-            from .expected.alb_logs import alb_query_params
-
-            params.update(alb_query_params(expected, start, end))
-        cutoff = (now or datetime.now(UTC)) - check.grace - timedelta(hours=1)
-        params["judge_cutoff"] = cutoff
-        for name, key in (
-            ("queries/archived_per_hour", "archived_hourly"),
-            ("queries/expected_from_alb_logs", "expected_hourly"),
-        ):
-            try:
-                params[key] = Raw(render(name, params))
-            except ConfigError:
-                continue  # missing file or placeholders: the caller must pass it
-    return params

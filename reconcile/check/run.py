@@ -22,8 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..engines import Engine
+from ..archive.read import ArchiveReader, ArchiveScan
+from ..engines import Engine, TableSource
+from ..engines.registry import AthenaSettings, open_engine
 from ..errors import ConfigError, ReconcileError
+from ..expected.alb_logs import with_load_balancers
+from ..expected.alb_sql import expected_for
 from ..findings import Finding
 from ..results import write_findings
 from ..source.base import Source
@@ -31,14 +35,14 @@ from ..source.factory import open_source
 from ..sqlfiles import render
 from ..storage import ObjectStore, open_store
 from ..timewin import Window, utcnow, windows
-from .archived import ArchiveReader, ArchiveScan
 from .baseline import Samples, baselines, history_range, samples_from
-from .config import default_results_uri
+from .config import CheckConfig, default_results_uri
 from .indexed import AT_RISK, IndexedCounts, guard_findings, read_indexed, retention_guard
 from .judge import Baseline, judge
+from .views import alb_logs_table, archive_dataset, results_dataset
 
 if TYPE_CHECKING:
-    from ..expected import ExpectedConfig, ExpectedCounts
+    from ..expected import ExpectedCounts
     from ..job import JobSpec
 
 log = logging.getLogger(__name__)
@@ -96,83 +100,38 @@ def results_uri(spec: JobSpec) -> str:
     return spec.check.results_uri or default_results_uri(spec.archive.uri)
 
 
-def open_engine(
+def job_engine(
     spec: JobSpec, start: datetime, end: datetime, store: ObjectStore | None = None
 ) -> Engine:
-    """The job's engine; DuckDB gets views named like the Athena tables."""
+    """The job's engine (``check.engine``); DuckDB gets views named like the Athena tables."""
     cfg = spec.check
-    if cfg.engine == "athena":
-        from ..engines.athena import AthenaEngine
+    views = _duckdb_views(spec, start, end, store) if cfg.engine == "duckdb" else None
+    return open_engine(cfg.engine, tables=views, athena=athena_settings(cfg))
 
-        return AthenaEngine(
-            database=cfg.athena_database,
-            workgroup=cfg.athena_workgroup,
-            output_location=cfg.athena_output_location,
-            catalog=cfg.athena_catalog,
-            poll_interval_s=cfg.athena_poll_interval_s,
-            timeout_s=cfg.athena_timeout_s,
-        )
-    from ..engines.duckdb import DuckDBEngine
-    from .views import alb_logs_table, archive_dataset, results_dataset
 
+def athena_settings(cfg: CheckConfig) -> AthenaSettings:
+    """The check's ``athena_*`` settings, as the engine registry takes them."""
+    return AthenaSettings(
+        database=cfg.athena_database,
+        workgroup=cfg.athena_workgroup,
+        output_location=cfg.athena_output_location,
+        catalog=cfg.athena_catalog,
+        poll_interval_s=cfg.athena_poll_interval_s,
+        timeout_s=cfg.athena_timeout_s,
+    )
+
+
+def _duckdb_views(
+    spec: JobSpec, start: datetime, end: datetime, store: ObjectStore | None
+) -> dict[str, TableSource]:
+    """Providers of ``archive_logs``, ``reconcile_results`` and ``alb_access_logs``."""
     archive = store or open_store(spec.archive.uri)
     results = open_store(results_uri(spec))
-    return DuckDBEngine(
-        {
-            "archive_logs": lambda: archive_dataset(archive),
-            "reconcile_results": lambda: results_dataset(results),
-            "alb_access_logs": lambda: alb_logs_table(spec, start, end),
-        }
-    )
-
-
-def alb_sql_applies(cfg: ExpectedConfig) -> bool:
-    """``queries/expected_from_alb_logs`` applies the default filters only (no host or path)."""
-    return (
-        cfg.exclude_waf_blocked
-        and cfg.exclude_fixed_response
-        and cfg.exclude_redirects
-        and not cfg.exclude_not_forwarded
-        and not cfg.include_only_hosts
-        and not cfg.exclude_hosts
-        and not cfg.exclude_path_prefixes
-    )
-
-
-def expected_for(spec: JobSpec, start: datetime, end: datetime, engine: Engine) -> ExpectedCounts:
-    """Expected requests per window of ``[start, end)``.
-
-    With Athena and ALB access logs, the logs are counted where they are, by
-    ``sql/queries/expected_from_alb_logs`` on the ``alb_access_logs`` table; otherwise (and
-    when host or path filters are set, which that query cannot express) by
-    :func:`reconcile.expected.expected_counts`.
-    """
-    from ..expected import expected_counts
-
-    cfg = spec.expected
-    if engine.name == "athena" and cfg.source == "alb_logs":
-        if alb_sql_applies(cfg):
-            return _expected_by_sql(cfg, start, end, engine)
-        log.info("ALB logs are counted locally: host and path filters are not in the SQL file")
-    return expected_counts(cfg, start, end)
-
-
-def _expected_by_sql(
-    cfg: ExpectedConfig, start: datetime, end: datetime, engine: Engine
-) -> ExpectedCounts:
-    from ..expected import ExpectedCounts
-    from ..expected.alb_logs import alb_query_params
-    from ..expected.model import resource_name, zero_filled
-
-    sql = render("queries/expected_from_alb_logs", alb_query_params(cfg, start, end))
-    found: dict[Window, int] = {}
-    for row in engine.query(sql).to_pylist():
-        ws = row["window_start"]
-        ws = ws.replace(tzinfo=UTC) if ws.tzinfo is None else ws.astimezone(UTC)
-        found[Window(ws)] = int(row["expected"])
-    counts = zero_filled(windows(start, end), found)
-    detail = {"engine": engine.name, "query": "queries/expected_from_alb_logs"}
-    return ExpectedCounts("alb_logs", resource_name(cfg.load_balancers), counts, detail)
+    return {
+        "archive_logs": lambda: archive_dataset(archive),
+        "reconcile_results": lambda: results_dataset(results),
+        "alb_access_logs": lambda: alb_logs_table(spec, start, end),
+    }
 
 
 def history_samples(
@@ -235,7 +194,7 @@ class Checker:
         start, end = wins[0].start, wins[-1].end
         self._resolve_load_balancers(start, end)
         own = self._engine is None
-        engine = self._engine or open_engine(self.spec, start, end, self.store)
+        engine = self._engine or job_engine(self.spec, start, end, self.store)
         timings: dict[str, float] = {}
         try:
             with _timed(timings, "total_s"):
@@ -264,8 +223,6 @@ class Checker:
     def _resolve_load_balancers(self, start: datetime, end: datetime) -> None:
         """ALB access logs and no load balancer named: the only one in the bucket (or an
         error listing them), for ``reconcile check`` and ``reconcile run`` alike."""
-        from ..expected.alb_logs import with_load_balancers
-
         expected = with_load_balancers(self.spec.expected, start, end)
         if expected is not self.spec.expected:
             self.spec = self.spec.model_copy(update={"expected": expected})
@@ -282,7 +239,7 @@ class Checker:
     ) -> CheckReport:
         cfg = self.spec.check
         with _timed(timings, "expected_s"):
-            expected = expected_for(self.spec, start, end, engine)
+            expected = expected_for(self.spec.expected, start, end, engine)
         with _timed(timings, "archive_s"):
             scan = self.reader.scan(start, end)
         requests = {
@@ -365,7 +322,7 @@ class Checker:
             # Too little history (a first run, or results kept elsewhere): count the trailing
             # days afresh, the same way the hours being checked are counted.
             with _timed(timings, "ratio_compute_s"):
-                trailing = expected_for(self.spec, h0, h1, engine)
+                trailing = expected_for(self.spec.expected, h0, h1, engine)
                 trailing_scan = self.reader.scan(h0, h1)
             computed = samples_from(cfg, trailing.counts, trailing_scan.windows, now)
             past = {**past, **computed}

@@ -7,14 +7,17 @@ from typing import Any
 
 import click
 
-from ..archive.rewrite import DdlTable, ddl_table
+from ..archive.survey import DdlTable, ddl_table
+from ..check.run import athena_settings
+from ..check.sqlparams import sql_params
+from ..engines.registry import open_engine
 from ..errors import ConfigError
 from ..job import JobSpec, load_job
 from ..sqlfiles import (
+    Raw,
     archive_columns,
     archive_ddl,
     get_file,
-    job_params,
     list_files,
     render_text,
 )
@@ -62,8 +65,6 @@ param_option = click.option(
 
 
 def _params(raw: tuple[str, ...]) -> dict[str, Any]:
-    from ..sqlfiles import Raw
-
     out: dict[str, Any] = {}
     for item in raw:
         name, sep, value = item.partition("=")
@@ -125,7 +126,15 @@ def render_cmd(
     t0 = parse_time(start, "--from") if start else None
     t1 = parse_time(end, "--to") if end else None
     values = {
-        **job_params(spec, t0, t1, parse_time(now, "--now") if now else None),
+        **sql_params(
+            spec.name,
+            spec.archive.uri,
+            spec.check,
+            spec.expected,
+            t0,
+            t1,
+            parse_time(now, "--now") if now else None,
+        ),
         **_params(raw_params),
     }
     f = get_file(name)
@@ -168,7 +177,10 @@ def ddl_cmd(
         raise ConfigError("archive.uri is not set (job file [archive] uri, --archive)")
     if apply and spec.check.engine != "athena":
         raise click.UsageError("--apply creates Athena tables: add --engine athena")
-    values = {**job_params(spec), **_params(raw_params)}
+    values = {
+        **sql_params(spec.name, spec.archive.uri, spec.check, spec.expected),
+        **_params(raw_params),
+    }
     found = ddl_table(
         open_store(spec.archive.uri), spec.source.timestamp_field, spec.check.read_workers
     )
@@ -192,10 +204,9 @@ def ddl_cmd(
         tables.append((f.name.removeprefix("ddl/"), sql, None))
     click.echo("\n\n".join(sql + ";" for _, sql, _ in tables))
     if apply:
-        from ..check.run import open_engine
         from ..engines.athena import AthenaEngine, apply_tables
 
-        engine = open_engine(spec, None, None)  # type: ignore[arg-type]
+        engine = open_engine("athena", athena=athena_settings(spec.check))
         assert isinstance(engine, AthenaEngine)
         for name, action, ids in apply_tables(engine, tables):
             click.echo(f"{engine.database}.{name}: {action} {' '.join(ids)}".rstrip(), err=True)

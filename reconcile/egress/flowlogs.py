@@ -2,7 +2,8 @@
 
 Flow logs are read where AWS delivers them (Parquet, Hive-compatible prefixes, hourly
 partitions; see ``sql/ddl/vpc_flow_logs.sql``) through the object store's pyarrow
-filesystem, and queried in-process with DuckDB using the very query text Athena runs
+filesystem, and queried through the engine interface (:mod:`reconcile.engines`; DuckDB
+in-process by default) using the very query text Athena runs
 (``sql/queries/egress_top_talkers.sql``). Only the partitions of the hours asked for are
 listed and read.
 
@@ -20,9 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..details import EgressDetail
+from ..engines import Engine, EngineError, LocalTable
+from ..engines.registry import open_engine
 from ..errors import ConfigError, ReconcileError
 from ..present import fmt_bytes
+from ..sqlfiles import Raw, get_file
 from ..timewin import HOUR, floor_hour
 
 if TYPE_CHECKING:
@@ -37,6 +40,11 @@ QUERY = "queries/egress_top_talkers"
 QUERY_V2 = "queries/egress_top_talkers_v2"
 TABLE = "vpc_flow_logs"
 PARTITION_KEYS = ("aws-account-id", "aws-service", "aws-region", "year", "month", "day", "hour")
+#: Partition keys whose path names are not SQL names: the table's column names for them.
+COLUMN_NAMES = {"aws-account-id": "aws_account_id", "aws-service": "aws_service",
+                "aws-region": "aws_region"}  # fmt: skip
+#: DuckDB threads a drill-down uses (it runs beside the check's own work).
+DUCKDB_THREADS = 2
 
 #: AWS services that a *gateway* VPC endpoint serves (no hourly or per-GB charge).
 GATEWAY_ENDPOINT_SERVICES = {"S3": "S3", "DYNAMODB": "DynamoDB"}
@@ -82,8 +90,6 @@ def missing_fields_note(missing: Sequence[str]) -> str:
 
 def render_query(values: dict[str, Any], name: str = QUERY) -> str:
     """The top-talkers query with ``values`` inlined verbatim (:func:`query_values` checks them)."""
-    from ..sqlfiles import Raw, get_file
-
     f = get_file(name)
     return f.render({k: Raw(str(v)) for k, v in values.items()})
 
@@ -265,14 +271,16 @@ def _row(items: Any) -> TalkerRow | None:
     )  # fmt: skip
 
 
-def top_talker(detail: EgressDetail | Mapping[str, Any] | None) -> TopTalker | None:
+def top_talker(detail: object) -> TopTalker | None:
     """The top source and destination of an egress finding's drill-down (as
-    :meth:`DrillDown.as_detail` writes it), from the typed detail or its JSON form (alert
-    state), or None without a drill-down."""
-    if isinstance(detail, EgressDetail):
-        dd: Any = detail.drilldown
+    :meth:`DrillDown.as_detail` writes it), from the typed detail (its ``drilldown``
+    attribute: :class:`~reconcile.details.EgressDetail`) or its JSON form (alert state), or
+    None without a drill-down. Read by attribute, so this module needs no import of
+    :mod:`reconcile.details`, which imports it."""
+    if isinstance(detail, Mapping):
+        dd: Any = detail.get("drilldown")
     else:
-        dd = (detail or {}).get("drilldown")
+        dd = getattr(detail, "drilldown", None)
     if not isinstance(dd, Mapping):
         return None
     source, destination = _row(dd.get("top_sources")), _row(dd.get("top_destinations"))
@@ -390,29 +398,22 @@ def present_fields(dataset: ds.Dataset) -> set[str]:
     return present or set()
 
 
-def run_duckdb(dataset: ds.Dataset, sql: str) -> list[tuple[Any, ...]]:
-    """Run ``sql`` against the dataset exposed as ``vpc_flow_logs`` (Athena's column names).
+def run_query(dataset: ds.Dataset, sql: str, engine: Engine | None = None) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` over the dataset as ``vpc_flow_logs`` (Athena's column names).
 
-    DuckDB is used directly here, behind this one function, until the shared engine
-    interface (``reconcile.engines``) can take its place.
+    Runs on ``engine`` (its :meth:`~reconcile.engines.Engine.query_local`), else on a
+    DuckDB engine of its own, opened and closed here.
     """
-    import duckdb
-    import pyarrow as pa
-
-    con = duckdb.connect(config={"threads": 2})
+    own = engine is None
+    runner = engine or open_engine("duckdb", threads=DUCKDB_THREADS)
     try:
-        con.register("vpc_flow_logs_files", dataset)
-        con.execute(
-            f"CREATE VIEW {TABLE} AS SELECT * EXCLUDE "
-            '("aws-account-id", "aws-service", "aws-region"), '
-            '"aws-account-id" AS aws_account_id, "aws-service" AS aws_service, '
-            '"aws-region" AS aws_region FROM vpc_flow_logs_files'
-        )
-        return con.execute(sql).fetchall()
-    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        table = runner.query_local(sql, {TABLE: LocalTable(dataset, COLUMN_NAMES)})
+    except EngineError as exc:
         raise ReconcileError(f"flow log query failed: {exc}") from exc
     finally:
-        con.close()
+        if own:
+            runner.close()
+    return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
 
 
 def top_talkers(
@@ -423,8 +424,12 @@ def top_talkers(
     *,
     direction: str = "out",
     limit: int = 10,
+    engine: Engine | None = None,
 ) -> DrillDown:
-    """Top sources, destinations and AWS services through ``interface_id`` in ``[start, end)``."""
+    """Top sources, destinations and AWS services through ``interface_id`` in ``[start, end)``.
+
+    The query runs on ``engine`` when given (see :func:`run_query`), else in DuckDB.
+    """
     values = query_values(interface_id, start, end, direction, limit)
     fs, root = logs_root(store)
     try:
@@ -451,7 +456,7 @@ def top_talkers(
     query = QUERY_V2 if any(f in result.missing_fields for f in PAIRING_FIELDS) else QUERY
     if result.missing_fields:
         log.warning("%s: %s", interface_id, missing_fields_note(result.missing_fields))
-    rows = run_duckdb(dataset, render_query(values, query))
+    rows = run_query(dataset, render_query(values, query), engine)
     for dimension, talker, service, nbytes, packets, flows, _rank in rows:
         row = TalkerRow(str(talker), int(nbytes or 0), int(packets or 0), int(flows), service)
         if dimension == "total":

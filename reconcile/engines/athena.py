@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..sqlfiles import quote_name
 from . import Engine, EngineError, EngineTransientError
 
 log = logging.getLogger(__name__)
@@ -247,8 +248,6 @@ def plan_table(
     only new columns -> ``ALTER TABLE ADD COLUMNS``; any other difference (a struct that
     gained a field) -> ``DROP TABLE`` and create again, which for an external table drops
     only the definition, never the data (partition projection needs no partitions)."""
-    from ..sqlfiles import quote_name
-
     if current is None:
         return "created", [create_sql]
     if wanted is None:
@@ -289,8 +288,6 @@ def apply_tables(
         import boto3
 
         glue = boto3.session.Session().client("glue")
-    from ..sqlfiles import quote_name
-
     target = engine.database
     engine.database = "default"  # the context of CREATE DATABASE must already exist
     try:

@@ -4,7 +4,8 @@ Tables are views named like the Athena tables, registered the first time a query
 them, over whatever a provider returns: an Arrow table, an Arrow dataset (scanned lazily,
 with projection and filter push-down) or a record batch reader. Object storage is read
 through ``pyarrow.fs``, so DuckDB's ``httpfs`` extension (not downloadable offline) is never
-needed.
+needed. :meth:`DuckDBEngine.query_local` binds Arrow data for one statement only (the
+egress drill-down's flow-log files), as temporary views with the columns renamed.
 """
 
 from __future__ import annotations
@@ -12,18 +13,32 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from . import Engine, EngineError
+from . import Engine, EngineError, LocalTable, TableSource
 
 log = logging.getLogger(__name__)
 
-#: Something DuckDB can scan: ``pa.Table``, ``pyarrow.dataset.Dataset`` or ``pa.RecordBatchReader``.
-TableSource = Callable[[], Any]
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _renamed(source: str, rename: Mapping[str, str]) -> str:
+    """``SELECT`` every column of ``source``, those in ``rename`` under their new names."""
+    if not rename:
+        return f"SELECT * FROM {_ident(source)}"
+    old = ", ".join(_ident(o) for o in rename)
+    new = ", ".join(f"{_ident(o)} AS {_ident(n)}" for o, n in rename.items())
+    return f"SELECT * EXCLUDE ({old}), {new} FROM {_ident(source)}"
+
+
+def _first(sql: str) -> str:
+    return " ".join(sql.split())[:160]
 
 
 def _names(sql: str, names: list[str]) -> list[str]:
@@ -77,10 +92,32 @@ class DuckDBEngine(Engine):
             try:
                 relation = self._con.sql(sql)
             except duckdb.Error as exc:
-                first = " ".join(sql.split())[:160]
-                raise EngineError(f"duckdb query failed: {exc} (query: {first}...)") from exc
+                raise EngineError(f"duckdb query failed: {exc} (query: {_first(sql)}...)") from exc
             # Statements without rows (SET, CREATE VIEW) return no relation.
             return relation.to_arrow_table() if relation is not None else pa.table({})
+
+    def query_local(self, sql: str, tables: Mapping[str, LocalTable]) -> pa.Table:
+        """Run ``sql`` with each of ``tables`` as a temporary view, dropped afterwards."""
+        bound: list[str] = []
+        with self._lock:
+            self.queries += 1
+            try:
+                for name, table in tables.items():
+                    source = f"{name}__arrow"
+                    self._con.register(source, table.data)
+                    bound.append(name)
+                    self._con.execute(
+                        f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS "
+                        + _renamed(source, table.rename)
+                    )
+                relation = self._con.sql(sql)
+                return relation.to_arrow_table() if relation is not None else pa.table({})
+            except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                raise EngineError(f"duckdb query failed: {exc} (query: {_first(sql)}...)") from exc
+            finally:
+                for name in bound:
+                    self._con.execute(f"DROP VIEW IF EXISTS {_ident(name)}")
+                    self._con.unregister(f"{name}__arrow")
 
     def close(self) -> None:
         self._con.close()

@@ -1,36 +1,36 @@
 """Expected counts from Application Load Balancer access logs in S3 (or a local copy).
 
-Layout, per the ALB user guide::
-
-    <uri>/AWSLogs/<account>/elasticloadbalancing/<region>/yyyy/mm/dd/
-        <account>_elasticloadbalancing_<region>_app.<lb-name>.<lb-id>_<end-time>_<ip>_<random>.log.gz
-
-``yyyy/mm/dd`` is the *delivery* date and ``<end-time>`` (``20261120T2340Z``) the end of the
-five-minute interval the file covers, so requests created at 23:58 sit in the next day's
-folder. Requests are counted by ``request_creation_time``, never by ``time`` (when the
-response was sent) or by the folder date. Objects are chosen by load balancer (file name)
-and interval end, across every delivery day that can hold the range, then stream-decompressed
-and parsed in Arrow batches: nothing holds more than one chunk of one object.
-
-A line is an access-log entry when it matches :data:`LINE_REGEX`, the same regular expression
-as the Athena table (``sql/ddl/alb_access_logs.sql``), so both engines agree on what is
-malformed. Malformed lines are counted, reported with object key and line number, and logged.
+The public API of the ALB side: :func:`alb_log_counts` (requests per hour window, minus the
+exclusions), :func:`read_alb_logs` (the entries as the ``alb_access_logs`` Arrow table) and
+:func:`with_load_balancers` (the load balancer to count when none is named). Requests are
+counted by ``request_creation_time``, never by ``time`` (when the response was sent) or by
+the folder date. Where the objects are is :mod:`.alb_keys`; reading and parsing them is
+:mod:`.alb_parse`; the table's columns are :mod:`.alb_table`. Malformed lines are counted,
+reported with object key and line number, and logged.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ReconcileError
-from ..storage import ObjectStore, open_store
+from ..storage import open_store
 from ..timewin import Window
+from .alb_keys import (
+    LogObject,
+    discover_load_balancers,
+    list_objects,
+    logs_store,
+    object_key,
+)
+from .alb_parse import REASONS, Source, iter_lines, parse_batch, reason_masks
+from .alb_table import arrow_schema, entry_columns
 from .config import ExpectedConfig
 from .model import (
     ExpectedCounts,
@@ -45,222 +45,25 @@ from .tally import ObjectTally, TallyCache, folder_of
 if TYPE_CHECKING:
     import pyarrow as pa
 
+__all__ = [
+    "Tally",
+    "alb_log_counts",
+    "count_object",
+    "object_key",  # re-exported: the synthetic logs write keys with it
+    "parse_object",
+    "range_tally",
+    "read_alb_logs",
+    "read_object",
+    "with_load_balancers",
+]
+
 log = logging.getLogger(__name__)
 
-#: One access-log entry, in the field order of the ALB user guide. Groups map 1:1 to
-#: :data:`COLUMNS`. Same text as the Athena DDL's ``input.regex`` (Java, RE2 and Python
-#: agree on it). Derived from AWS's documented table, with two changes: quoted fields are
-#: ``[^"]*`` and unquoted ones ``[^ "]*`` (no quote can shift a field, and RE2 stays fast),
-#: and everything after ``classification_reason`` is optional so older, current and future
-#: lines all match: ``conn_trace_id``, the three rewrite fields, then any new fields.
-LINE_REGEX = (
-    r'([^ "]*) ([^ "]*) ([^ "]*) ([^ "]*):([0-9]*) ([^ "]*)[:-]([0-9]*) '
-    r"([-.0-9]*) ([-.0-9]*) ([-.0-9]*) (|[-0-9]*) (-|[-0-9]*) ([-0-9]*) ([-0-9]*) "
-    r'"([^ "]*) ([^"]*) (- |[^ "]*)" "([^"]*)" ([A-Z0-9_-]+) ([A-Za-z0-9.-]*) ([^ "]*) '
-    r'"([^"]*)" "([^"]*)" "([^"]*)" ([-.0-9]*) ([^ "]*) "([^"]*)" "([^"]*)" "([^"]*)" '
-    r'"([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)"'
-    r'(?: ([^ "]*))?(?: "([^"]*)" "([^"]*)" "([^"]*)")?(?: .*)?'
-)
-
-#: Columns of the ``alb_access_logs`` table (name, Athena type), in DDL order.
-COLUMNS: list[tuple[str, str]] = [
-    ("type", "string"),
-    ("time", "string"),
-    ("elb", "string"),
-    ("client_ip", "string"),
-    ("client_port", "int"),
-    ("target_ip", "string"),
-    ("target_port", "int"),
-    ("request_processing_time", "double"),
-    ("target_processing_time", "double"),
-    ("response_processing_time", "double"),
-    ("elb_status_code", "int"),
-    ("target_status_code", "string"),
-    ("received_bytes", "bigint"),
-    ("sent_bytes", "bigint"),
-    ("request_verb", "string"),
-    ("request_url", "string"),
-    ("request_proto", "string"),
-    ("user_agent", "string"),
-    ("ssl_cipher", "string"),
-    ("ssl_protocol", "string"),
-    ("target_group_arn", "string"),
-    ("trace_id", "string"),
-    ("domain_name", "string"),
-    ("chosen_cert_arn", "string"),
-    ("matched_rule_priority", "string"),
-    ("request_creation_time", "string"),
-    ("actions_executed", "string"),
-    ("redirect_url", "string"),
-    ("lambda_error_reason", "string"),
-    ("target_port_list", "string"),
-    ("target_status_code_list", "string"),
-    ("classification", "string"),
-    ("classification_reason", "string"),
-    ("conn_trace_id", "string"),
-    ("transformed_host", "string"),
-    ("transformed_uri", "string"),
-    ("request_transform_status", "string"),
-]
-#: The table's partition column: the delivery date folder, ``yyyy/MM/dd``.
-PARTITION = ("day", "string")
-
-#: Reasons a request is left out, in the order they are tested (the first that applies wins).
-REASONS = ("waf_blocked", "fixed_response", "redirect", "not_forwarded", "host", "path")
-
-FILE_NAME = re.compile(
-    r"^(?P<account>\d{12})_elasticloadbalancing_(?P<region>[a-z0-9-]+)_"
-    r"app\.(?P<name>[A-Za-z0-9-]+)\.(?P<id>[0-9a-f]+)_(?P<end>\d{8}T\d{4}Z)_"
-    r"(?P<ip>[^_]+)_(?P<random>[^_]+)\.log\.gz$"
-)
-#: A file covers the five minutes before its end time; allow one more interval of skew.
-INTERVAL = timedelta(minutes=5)
-SLACK = timedelta(minutes=5)
-#: Delivery can lag the interval end; the folder date may be one day past the end time.
-DELIVERY_LAG = timedelta(minutes=15)
-CHUNK_BYTES = 8 << 20
+#: Malformed lines quoted per object, and in a range's detail.
 MAX_EXAMPLES = 5
 
 
-# -- key layout ----------------------------------------------------------------------------
-
-
-def region_prefix(account: str, region: str) -> str:
-    """``AWSLogs/<account>/elasticloadbalancing/<region>/``."""
-    return f"AWSLogs/{account}/elasticloadbalancing/{region}/"
-
-
-def day_folder(day: date) -> str:
-    """The delivery-date folder and ``day`` partition value, ``yyyy/mm/dd``."""
-    return day.strftime("%Y/%m/%d")
-
-
-def file_prefix(account: str, region: str, load_balancer: str) -> str:
-    """Start of every log file name of one load balancer: ``<account>_..._app.<name>.<id>_``."""
-    return f"{account}_elasticloadbalancing_{region}_{load_balancer.replace('/', '.')}_"
-
-
-def object_key(
-    account: str, region: str, load_balancer: str, end: datetime, ip: str, random: str
-) -> str:
-    """The key ELB writes a log file to; its folder is the delivery date (here: ``end``'s date)."""
-    return (
-        f"{region_prefix(account, region)}{day_folder(end.date())}/"
-        f"{file_prefix(account, region, load_balancer)}{end:%Y%m%dT%H%MZ}_{ip}_{random}.log.gz"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class LogObject:
-    """One access-log file: key relative to the store, and what its name says."""
-
-    key: str
-    size: int
-    load_balancer: str
-    end: datetime
-    day: str
-
-
-def parse_key(key: str, size: int = 0) -> LogObject | None:
-    """The :class:`LogObject` for an access-log key, or ``None`` when the name is not one."""
-    folder, _, name = key.rpartition("/")
-    m = FILE_NAME.match(name)
-    if not m:
-        return None
-    end = datetime.strptime(m["end"], "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
-    day = "/".join(folder.split("/")[-3:])
-    return LogObject(key, size, f"app/{m['name']}/{m['id']}", end, day)
-
-
-# -- where the logs are --------------------------------------------------------------------
-
-
-def resolve_region(cfg: ExpectedConfig) -> str:
-    """``expected.region``, else the AWS chain's region; ``ConfigError`` when neither is set."""
-    if cfg.region:
-        return cfg.region
-    import boto3
-
-    region = boto3.session.Session().region_name
-    if not region:
-        raise ConfigError(
-            "expected.region: not set and no AWS region configured "
-            "(set expected.region, AWS_REGION or AWS_DEFAULT_REGION)"
-        )
-    return str(region)
-
-
-def _store(cfg: ExpectedConfig) -> ObjectStore:
-    if not cfg.alb_logs_uri:
-        raise ConfigError(
-            "expected.alb_logs_uri: empty; set it (or --alb-logs) to the s3://bucket/prefix "
-            "the load balancer writes its access logs to"
-        )
-    return open_store(cfg.alb_logs_uri)
-
-
-def discover_accounts(store: ObjectStore) -> list[str]:
-    """The 12-digit account folders under ``AWSLogs/``."""
-    import pyarrow.fs as pafs
-
-    fs, base = store.arrow()
-    where = f"{base}/AWSLogs"
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(where, recursive=False, allow_not_found=True))
-    except (OSError, ValueError) as exc:
-        raise ExpectedSourceError(f"cannot list {store.uri}/AWSLogs/: {exc}") from exc
-    accounts = sorted(
-        i.base_name
-        for i in infos
-        if i.type == pafs.FileType.Directory and re.fullmatch(r"\d{12}", i.base_name)
-    )
-    if not accounts:
-        raise ExpectedSourceError(
-            f"no AWSLogs/<account>/ folders under {store.uri}; expected.alb_logs_uri must be "
-            "the bucket and prefix the load balancer delivers its access logs to"
-        )
-    return accounts
-
-
-def alb_logs_location(cfg: ExpectedConfig) -> str:
-    """``<uri>/AWSLogs/<account>/elasticloadbalancing/<region>``: the Athena table's location."""
-    store = _store(cfg)
-    accounts = [cfg.account_id] if cfg.account_id else discover_accounts(store)
-    if len(accounts) > 1:
-        raise ConfigError(
-            f"expected.account_id: {store.uri}/AWSLogs/ holds several accounts "
-            f"({', '.join(accounts)}); set the one that owns the load balancer"
-        )
-    return f"{store.uri.rstrip('/')}/{region_prefix(accounts[0], resolve_region(cfg)).rstrip('/')}"
-
-
-def _delivery_days(cfg: ExpectedConfig, start: datetime, end: datetime) -> list[date]:
-    """Delivery-date folders that can hold requests created in ``[start, end)``."""
-    lo = start - SLACK
-    hi = end + timedelta(minutes=cfg.spill_minutes) + INTERVAL + DELIVERY_LAG
-    first, last = lo.date(), hi.date()
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def discover_load_balancers(cfg: ExpectedConfig, start: datetime, end: datetime) -> list[str]:
-    """The load balancers with access logs under ``alb_logs_uri`` for ``[start, end)``,
-    from the file names of the range's delivery-day folders (one list request per day and
-    account, stopping at the first day that has logs)."""
-    store = _store(cfg)
-    region = resolve_region(cfg)
-    accounts = [cfg.account_id] if cfg.account_id else discover_accounts(store)
-    found: set[str] = set()
-    for day in _delivery_days(cfg, start, end):
-        for account in accounts:
-            prefix = f"{region_prefix(account, region)}{day_folder(day)}/"
-            found.update(
-                obj.load_balancer
-                for info in store.list(prefix)
-                if (obj := parse_key(info.key, info.size)) is not None
-            )
-        if found:
-            break
-    return sorted(found)
+# -- the load balancer to count ------------------------------------------------------------
 
 
 def with_load_balancers(cfg: ExpectedConfig, start: datetime, end: datetime) -> ExpectedConfig:
@@ -272,7 +75,7 @@ def with_load_balancers(cfg: ExpectedConfig, start: datetime, end: datetime) -> 
     if cfg.source != "alb_logs" or cfg.load_balancers:
         return cfg
     found = discover_load_balancers(cfg, start, end)
-    where = f"{_store(cfg).uri} ({start:%Y-%m-%dT%H}..{end:%Y-%m-%dT%H})"
+    where = f"{logs_store(cfg).uri} ({start:%Y-%m-%dT%H}..{end:%Y-%m-%dT%H})"
     if not found:
         raise ConfigError(
             f"expected.load_balancers: not set, and no access logs found under {where} to "
@@ -291,251 +94,6 @@ def with_load_balancers(cfg: ExpectedConfig, start: datetime, end: datetime) -> 
         where,
     )
     return cfg.model_copy(update={"load_balancers": found})
-
-
-def alb_query_params(cfg: ExpectedConfig, start: datetime, end: datetime) -> dict[str, Any]:
-    """Values for the placeholders of ``sql/queries/expected_from_alb_logs.sql``."""
-    from ..sqlfiles import Raw
-
-    if not cfg.load_balancers:
-        raise ConfigError("expected.load_balancers: empty; name the load balancer(s) to count")
-    lbs = ", ".join("'" + lb.replace("'", "''") + "'" for lb in sorted(cfg.load_balancers))
-    return {"start": start, "end": end, "load_balancers": Raw(lbs)}
-
-
-@dataclass
-class Listing:
-    """The objects to read for a range, and what finding them cost."""
-
-    objects: list[LogObject]
-    list_calls: int = 0
-    """List requests: account discovery, then one per (account, day, load balancer) prefix
-    (more when a prefix holds over 1000 objects)."""
-    days: list[str] = field(default_factory=list)
-    accounts: list[str] = field(default_factory=list)
-    skipped: int = 0
-    """Objects of the right load balancer whose interval cannot hold the range."""
-
-
-def list_objects(
-    cfg: ExpectedConfig, store: ObjectStore, range_start: datetime, range_end: datetime
-) -> Listing:
-    """Every log object of the configured load balancers that may hold requests created in
-    ``[range_start, range_end)``: delivery days from the start's day to ``spill_minutes``
-    (plus delivery lag) past the end, files whose interval ends after ``range_start`` and
-    no later than ``range_end + spill_minutes``."""
-    if not cfg.load_balancers:
-        raise ConfigError(
-            "expected.load_balancers: empty; name the load balancer(s) whose logs count, "
-            "e.g. app/hub-prod/50dc6c495c0c9188 (--load-balancer)"
-        )
-    region = resolve_region(cfg)
-    accounts = [cfg.account_id] if cfg.account_id else discover_accounts(store)
-    spill = timedelta(minutes=cfg.spill_minutes)
-    lo = range_start - SLACK
-    hi = range_end + spill + INTERVAL
-    first, last = lo.date(), (hi + DELIVERY_LAG).date()
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    out = Listing([], days=[day_folder(d) for d in days], accounts=accounts)
-    out.list_calls = 0 if cfg.account_id else 1
-    for account in accounts:
-        for day in days:
-            for lb in sorted(cfg.load_balancers):
-                prefix = (
-                    f"{region_prefix(account, region)}{day_folder(day)}/"
-                    f"{file_prefix(account, region, lb)}"
-                )
-                out.list_calls += 1
-                for info in store.list(prefix):
-                    obj = parse_key(info.key, info.size)
-                    if obj is None or obj.load_balancer != lb:
-                        continue
-                    if obj.end < lo or obj.end > hi:
-                        out.skipped += 1
-                        continue
-                    out.objects.append(obj)
-    out.objects.sort(key=lambda o: (o.end, o.key))
-    return out
-
-
-# -- reading lines -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Source:
-    """The store holding the logs, with its Arrow filesystem opened once."""
-
-    store: ObjectStore
-    fs: Any
-    base: str
-
-    @classmethod
-    def of(cls, store: ObjectStore) -> Source:
-        fs, base = store.arrow()
-        return cls(store, fs, base)
-
-    def open(self, key: str) -> Any:
-        """A streaming, decompressing reader of one ``.log.gz`` object.
-
-        Buffered: unbuffered, Arrow's S3 stream sends one ranged GET per 64 KiB the
-        decompressor asks for; with the buffer, an object costs one GET per ``CHUNK_BYTES``.
-        """
-        return self.fs.open_input_stream(
-            f"{self.base}/{key}", compression="gzip", buffer_size=CHUNK_BYTES
-        )
-
-    def where(self, key: str) -> str:
-        return f"{self.store.uri}/{key}"
-
-
-def iter_lines(stream: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Array]:
-    """Decompressed lines (without ``\\n``) as Arrow string arrays of about ``chunk_bytes``.
-
-    Lines that are not valid UTF-8 are decoded with replacement characters (they will not
-    match the entry pattern, so they are reported as malformed rather than lost).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    carry = b""
-    while True:
-        buf = stream.read(chunk_bytes)
-        if not buf:
-            break
-        blob = carry + buf if carry else buf
-        parts = pc.split_pattern(pa.array([blob], pa.binary()), b"\n").flatten()
-        carry = parts[-1].as_py()
-        if len(parts) > 1:
-            yield _to_text(parts.slice(0, len(parts) - 1))
-    if carry:
-        yield _to_text(pa.array([carry], pa.binary()))
-
-
-def _to_text(arr: pa.Array) -> pa.Array:
-    import pyarrow as pa
-
-    try:
-        return arr.cast(pa.string())
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return pa.array([b.decode("utf-8", "replace") for b in arr.to_pylist()], pa.string())
-
-
-# -- parsing -------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Parsed:
-    """The entries of one batch of lines, as Arrow arrays over the matching lines."""
-
-    lines: pa.Array
-    """The matching lines."""
-    parts: pa.Array
-    """Each matching line split at its first 12 quotes (segment 1 is the request, 11 the actions)."""
-    created: pa.Array
-    """``request_creation_time`` as a timestamp (seconds); null when it does not parse."""
-    bad: list[tuple[int, str]]
-    """(position, reason) of lines that are not entries."""
-
-
-_ANCHORED = "^" + LINE_REGEX + "$"
-
-
-def parse_batch(lines: pa.Array) -> Parsed:
-    """Split a batch into entries and malformed lines, and read each entry's creation time."""
-    import pyarrow.compute as pc
-
-    ok = pc.match_substring_regex(lines, _ANCHORED)
-    bad: list[tuple[int, str]] = []
-    good = lines
-    if ok.false_count:
-        bad = [
-            (i, "not an access-log entry") for i in pc.indices_nonzero(pc.invert(ok)).to_pylist()
-        ]
-        good = lines.filter(ok)
-    # After the regex, quotes delimit fields exactly: segment 10 is ` priority created `.
-    parts = pc.split_pattern(good, '"', max_splits=12)
-    mid = pc.split_pattern(pc.list_element(parts, 10), " ")
-    created_text = pc.list_element(mid, 2)
-    created = pc.strptime(
-        pc.utf8_slice_codeunits(created_text, 0, 19),
-        format="%Y-%m-%dT%H:%M:%S",
-        unit="s",
-        error_is_null=True,
-    )
-    if created.null_count:
-        idx = pc.indices_nonzero(ok).to_pylist()
-        nulls = pc.indices_nonzero(pc.is_null(created)).to_pylist()
-        bad.extend((idx[i], "request_creation_time is not a timestamp") for i in nulls)
-        keep = pc.is_valid(created)
-        good, parts, created = good.filter(keep), parts.filter(keep), created.filter(keep)
-        bad.sort()
-    return Parsed(good, parts, created, bad)
-
-
-def _last_action(actions: pa.Array, name: str) -> pa.Array:
-    import pyarrow.compute as pc
-
-    return pc.or_(pc.equal(actions, name), pc.ends_with(actions, "," + name))
-
-
-def reason_masks(parsed: Parsed, cfg: ExpectedConfig) -> dict[str, pa.Array]:
-    """One boolean array per enabled exclusion, each row true for at most one reason."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = len(parsed.lines)
-    masks: dict[str, pa.Array] = {}
-    wanted = {
-        "waf_blocked": cfg.exclude_waf_blocked,
-        "fixed_response": cfg.exclude_fixed_response,
-        "redirect": cfg.exclude_redirects,
-        "not_forwarded": cfg.exclude_not_forwarded,
-        "host": bool(cfg.include_only_hosts or cfg.exclude_hosts),
-        "path": bool(cfg.exclude_path_prefixes),
-    }
-    if not any(wanted.values()) or n == 0:
-        return masks
-    parts = parsed.parts
-    actions = pc.list_element(parts, 11)
-    taken = pa.array([False] * n, pa.bool_())
-
-    def add(name: str, mask: pa.Array) -> None:
-        nonlocal taken
-        mask = pc.and_(pc.fill_null(mask, False), pc.invert(taken))
-        masks[name] = mask
-        taken = pc.or_(taken, mask)
-
-    if wanted["waf_blocked"]:
-        add("waf_blocked", _last_action(actions, "waf"))
-    if wanted["fixed_response"]:
-        add("fixed_response", _last_action(actions, "fixed-response"))
-    if wanted["redirect"]:
-        add("redirect", _last_action(actions, "redirect"))
-    if wanted["not_forwarded"]:
-        head = pc.split_pattern(pc.list_element(parts, 0), " ")
-        add("not_forwarded", pc.equal(pc.list_element(head, 4), "-"))
-    if wanted["host"] or wanted["path"]:
-        url = pc.extract_regex(
-            pc.list_element(parts, 1),
-            r"^[^ ]* [A-Za-z][A-Za-z0-9+.-]*://(?P<host>[^/:?# ]*)(?::[0-9]*)?(?P<path>/[^?# ]*)?",
-        )
-        host = pc.utf8_lower(pc.struct_field(url, "host"))
-        if wanted["host"]:
-            out = pa.array([False] * n, pa.bool_())
-            if cfg.include_only_hosts:
-                allowed = pa.array(cfg.include_only_hosts, pa.string())
-                out = pc.invert(pc.fill_null(pc.is_in(host, value_set=allowed), False))
-            if cfg.exclude_hosts:
-                denied = pa.array(cfg.exclude_hosts, pa.string())
-                out = pc.or_(out, pc.fill_null(pc.is_in(host, value_set=denied), False))
-            add("host", out)
-        if wanted["path"]:
-            path = pc.struct_field(url, "path")
-            out = pa.array([False] * n, pa.bool_())
-            for prefix in cfg.exclude_path_prefixes:
-                out = pc.or_(out, pc.fill_null(pc.starts_with(path, prefix), False))
-            add("path", out)
-    return masks
 
 
 # -- counting ------------------------------------------------------------------------------
@@ -699,7 +257,7 @@ def alb_log_counts(cfg: ExpectedConfig, start: datetime, end: datetime) -> Expec
     """Requests per hour window from the access logs of ``cfg.load_balancers``."""
     wins = window_range(start, end)
     range_start, range_end = wins[0].start, wins[-1].end
-    store = _store(cfg)
+    store = logs_store(cfg)
     listing = list_objects(cfg, store, range_start, range_end)
     src = Source.of(store)
     total = Tally()
@@ -754,114 +312,6 @@ def alb_log_counts(cfg: ExpectedConfig, start: datetime, end: datetime) -> Expec
         counts=zero_filled(wins, counts),
         detail=detail,
     )
-
-
-# -- the table -----------------------------------------------------------------------------
-
-
-def arrow_schema() -> pa.Schema:
-    """The ``alb_access_logs`` table as Arrow: the DDL's columns and types, then ``day``."""
-    import pyarrow as pa
-
-    types = {"string": pa.string(), "int": pa.int32(), "bigint": pa.int64(), "double": pa.float64()}
-    return pa.schema([(n, types[t]) for n, t in [*COLUMNS, PARTITION]])
-
-
-_INT = r"^-?[0-9]+$"
-_DOUBLE = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$"
-
-
-def _number(values: pa.Array, kind: str) -> pa.Array:
-    """Text to int/bigint/double; what does not parse is null (as Athena's SerDe reads it)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    target = {"int": pa.int32(), "bigint": pa.int64(), "double": pa.float64()}[kind]
-    ok = pc.match_substring_regex(values, _DOUBLE if kind == "double" else _INT)
-    return pc.if_else(ok, values, pa.scalar(None, pa.string())).cast(target)
-
-
-def entry_columns(good: pa.Array) -> dict[str, pa.Array]:
-    """Every column of :data:`COLUMNS` for lines that match :data:`LINE_REGEX`.
-
-    Quoted fields never contain ``"`` in a matching line, so splitting at quotes gives the
-    regex's groups; the few composite fields are split with the regex's own sub-patterns.
-    Optional trailing groups that did not take part are null, as in Athena.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    parts = pc.split_pattern(good, '"', max_splits=24)
-
-    def seg(i: int) -> pa.Array:
-        return pc.list_element(parts, i)
-
-    head = pc.split_pattern(seg(0), " ")
-    h = [pc.list_element(head, i) for i in range(12)]
-    client = pc.extract_regex(h[3], r"^(?P<ip>[^ \x22]*):(?P<port>[0-9]*)$")
-    target = pc.extract_regex(h[4], r"^(?P<ip>[^ \x22]*)[:-](?P<port>[0-9]*)$")
-    request = pc.extract_regex(
-        seg(1), r"^(?P<verb>[^ \x22]*) (?P<url>[^\x22]*) (?P<proto>- |[^ \x22]*)$"
-    )
-    tls = pc.split_pattern(seg(4), " ")
-    mid = pc.split_pattern(seg(10), " ")
-    tail = seg(24)
-    rest = pc.extract_regex(
-        tail,
-        r"^(?: (?P<conn>[^ \x22]*))?(?: \x22(?P<th>[^\x22]*)\x22 \x22(?P<tu>[^\x22]*)\x22"
-        r" \x22(?P<ts>[^\x22]*)\x22)?(?: .*)?$",
-    )
-    null = pa.scalar(None, pa.string())
-    has_conn = pc.starts_with(tail, " ")
-    has_rewrite = pc.match_substring_regex(tail, r'^ [^ "]* "[^"]*" "[^"]*" "[^"]*"')
-
-    def opt(cond: pa.Array, values: pa.Array) -> pa.Array:
-        return pc.if_else(cond, values, null)
-
-    f = pc.struct_field
-    text = {
-        "type": h[0],
-        "time": h[1],
-        "elb": h[2],
-        "client_ip": f(client, "ip"),
-        "client_port": f(client, "port"),
-        "target_ip": f(target, "ip"),
-        "target_port": f(target, "port"),
-        "request_processing_time": h[5],
-        "target_processing_time": h[6],
-        "response_processing_time": h[7],
-        "elb_status_code": h[8],
-        "target_status_code": h[9],
-        "received_bytes": h[10],
-        "sent_bytes": h[11],
-        "request_verb": f(request, "verb"),
-        "request_url": f(request, "url"),
-        "request_proto": f(request, "proto"),
-        "user_agent": seg(3),
-        "ssl_cipher": pc.list_element(tls, 1),
-        "ssl_protocol": pc.list_element(tls, 2),
-        "target_group_arn": pc.list_element(tls, 3),
-        "trace_id": seg(5),
-        "domain_name": seg(7),
-        "chosen_cert_arn": seg(9),
-        "matched_rule_priority": pc.list_element(mid, 1),
-        "request_creation_time": pc.list_element(mid, 2),
-        "actions_executed": seg(11),
-        "redirect_url": seg(13),
-        "lambda_error_reason": seg(15),
-        "target_port_list": seg(17),
-        "target_status_code_list": seg(19),
-        "classification": seg(21),
-        "classification_reason": seg(23),
-        "conn_trace_id": opt(has_conn, f(rest, "conn")),
-        "transformed_host": opt(has_rewrite, f(rest, "th")),
-        "transformed_uri": opt(has_rewrite, f(rest, "tu")),
-        "request_transform_status": opt(has_rewrite, f(rest, "ts")),
-    }
-    return {
-        name: (text[name] if kind == "string" else _number(text[name], kind))
-        for name, kind in COLUMNS
-    }
 
 
 def read_object(
@@ -922,7 +372,7 @@ def read_alb_logs(cfg: ExpectedConfig, start: datetime, end: datetime) -> pa.Tab
 
     if end <= start:
         raise ConfigError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
-    store = _store(cfg)
+    store = logs_store(cfg)
     listing = list_objects(cfg, store, start, end)
     src = Source.of(store)
     batches: list[pa.RecordBatch] = []

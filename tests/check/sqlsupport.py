@@ -60,7 +60,7 @@ def sample_params(f: SqlFile) -> dict[str, Any]:
             regions="us-east-1",
         )
     if f.name in ("queries/expected_from_alb_logs", "ddl/alb_access_logs"):
-        from reconcile.expected.alb_logs import alb_query_params
+        from reconcile.expected.alb_sql import alb_query_params
         from reconcile.expected.config import ExpectedConfig
 
         cfg = ExpectedConfig(

@@ -14,7 +14,7 @@ import pytest
 from reconcile.demo.alb_traffic import DEFAULT_LB, SynthMix, write_alb_logs
 from reconcile.errors import ConfigError, ReconcileError
 from reconcile.expected import ExpectedConfig, ExpectedSourceError, expected_counts, read_alb_logs
-from reconcile.expected.alb_logs import alb_logs_location, object_key
+from reconcile.expected.alb_keys import alb_logs_location, object_key
 from reconcile.storage import open_store
 from reconcile.timewin import Window
 

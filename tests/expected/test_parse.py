@@ -12,17 +12,9 @@ import pyarrow as pa
 import pytest
 
 from reconcile.demo.alb_traffic import SynthMix, write_alb_logs
-from reconcile.expected.alb_logs import (
-    COLUMNS,
-    LINE_REGEX,
-    PARTITION,
-    arrow_schema,
-    entry_columns,
-    iter_lines,
-    object_key,
-    parse_batch,
-    parse_key,
-)
+from reconcile.expected.alb_keys import object_key, parse_key
+from reconcile.expected.alb_parse import LINE_REGEX, iter_lines, parse_batch
+from reconcile.expected.alb_table import COLUMNS, PARTITION, arrow_schema, entry_columns
 from reconcile.timewin import Window
 
 DDL = Path(__file__).resolve().parents[2] / "sql" / "ddl" / "alb_access_logs.sql"

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from reconcile.demo.alb_traffic import DEFAULT_LB, write_alb_logs
 from reconcile.expected import ExpectedConfig, expected_counts, read_alb_logs
-from reconcile.expected.alb_logs import alb_query_params
+from reconcile.expected.alb_sql import alb_query_params
 from reconcile.sqlfiles import render_text
 from reconcile.timewin import Window
 
