@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..expected.alb_logs import object_key
+from ..expected.alb_keys import object_key
 from ..expected.cloudwatch import make_client
 from ..storage import ObjectStore, open_store
 from ..timewin import Window, floor_hour

@@ -29,7 +29,7 @@ import boto3
 from elasticsearch import Elasticsearch
 
 from ..alerts import notify
-from ..archive.run import ArchiveSummary
+from ..archive.outcome import ArchiveSummary
 from ..backfill import backfill
 from ..check.run import check
 from ..egress.run import judge_egress
