@@ -13,12 +13,15 @@ from datetime import datetime, timedelta
 from .durations import format_duration
 
 __all__ = [
+    "binary_unit",
     "fmt_bytes",
+    "fmt_bytes_in",
     "fmt_count",
     "fmt_duration",
     "fmt_hour",
     "fmt_int",
     "fmt_pct",
+    "fmt_pct_places",
     "sig3",
 ]
 
@@ -44,6 +47,20 @@ def fmt_bytes(v: float | None, missing: str = "?") -> str:
     return f"{sig3(value)} {_BINARY[k]}"
 
 
+def binary_unit(v: float) -> tuple[int, str]:
+    """The binary unit ``v`` reads best in, as (bytes in it, name): ``(1073741824, "GiB")``."""
+    k = 0
+    while abs(v) / 1024**k >= 1024 and k < len(_BINARY) - 1:
+        k += 1
+    return 1024**k, _BINARY[k]
+
+
+def fmt_bytes_in(v: float, unit: tuple[int, str]) -> str:
+    """Bytes in a fixed unit, shortest exact spelling (axis ticks share one unit): ``2.5 GiB``."""
+    size, name = unit
+    return f"{v / size:g} {name}"
+
+
 def fmt_count(v: float) -> str:
     """``950``, ``12.5k``, ``3.2M``: short counts for chart axes and callouts."""
     for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -60,6 +77,11 @@ def fmt_int(n: float | None, missing: str = "?") -> str:
 def fmt_pct(ratio: float | None, missing: str = "?") -> str:
     """A ratio as a percentage, three significant digits: ``96.5%``, ``100%``, ``0.05%``."""
     return missing if ratio is None else f"{sig3(ratio * 100)}%"
+
+
+def fmt_pct_places(ratio: float, places: int) -> str:
+    """A ratio as a percentage with ``places`` decimals (axis ticks share one precision)."""
+    return f"{ratio * 100:.{places}f}%"
 
 
 def fmt_hour(dt: datetime) -> str:
