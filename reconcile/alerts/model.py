@@ -1,4 +1,4 @@
-"""From findings to alerts and incidents, and the words a person reads at 3 a.m.
+"""From findings to alerts and incidents (their words are in :mod:`reconcile.alerts.wording`).
 
 - An :class:`Alert` is one bad hour: a non-ok finding with a stable fingerprint over
   (job, kind, resource, window).
@@ -19,10 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..details import LogflowDetail
-from ..findings import EGRESS, HOP_INGEST, HOP_WORDS, LOGFLOW, STATUSES, Finding, iso
-from ..present import fmt_bytes, fmt_hour, fmt_int
-from ..present import fmt_pct as fmt_ratio
+from ..findings import EGRESS, LOGFLOW, STATUSES, Finding, iso
 from ..timewin import HOUR, parse_time
+from .wording import description, endpoint_note, next_step, summary, top_talker
 
 #: Statuses grouped into one incident when consecutive (a gap that becomes "missing" is one loss).
 FAMILY = {str(status): info.family for status, info in STATUSES.items() if info.family}
@@ -43,8 +42,6 @@ SEVERITY_ORDER = ("info", "warning", "error", "critical")
 RESOLVE_ON_RECOVERY = frozenset({EGRESS})
 
 Action = Literal["firing", "resolved", "test"]
-
-_WINDOW_LINES = 24
 
 
 def _digest(*parts: str) -> str:
@@ -229,7 +226,7 @@ class Incident:
     def firing(self) -> bool:
         return self.state == "firing"
 
-    def _hours(self) -> list[Alert]:
+    def timeline(self) -> list[Alert]:
         """The incident's hours in time order: bad ones, or all once it is resolved."""
         pool = dict(self.alerts)
         if not self.firing or not pool:
@@ -238,11 +235,11 @@ class Incident:
 
     @property
     def first(self) -> datetime:
-        return min(a.window_start for a in self._hours())
+        return min(a.window_start for a in self.timeline())
 
     @property
     def last(self) -> datetime:
-        return max(a.window_start for a in self._hours())
+        return max(a.window_start for a in self.timeline())
 
     @property
     def since(self) -> datetime:
@@ -256,16 +253,16 @@ class Incident:
     @property
     def hours(self) -> int:
         """Bad hours (while firing) or hours the incident spanned (once resolved)."""
-        return len(self.alerts) if self.firing and self.alerts else len(self._hours())
+        return len(self.alerts) if self.firing and self.alerts else len(self.timeline())
 
     @property
     def latest(self) -> Alert:
-        return self._hours()[-1]
+        return self.timeline()[-1]
 
     @property
     def peak(self) -> Alert:
         """The bad hour with the most bytes (egress); the latest hour for other kinds."""
-        bad = [self.alerts[k] for k in sorted(self.alerts)] or self._hours()
+        bad = [self.alerts[k] for k in sorted(self.alerts)] or self.timeline()
         return max(reversed(bad), key=lambda a: a.bytes or 0)
 
     @property
@@ -281,7 +278,9 @@ class Incident:
 
     def totals(self) -> dict[str, Any]:
         """Sums over the bad hours (or, once resolved, over the incident's hours now)."""
-        hours = self._hours() if not self.alerts else [self.alerts[k] for k in sorted(self.alerts)]
+        hours = (
+            self.timeline() if not self.alerts else [self.alerts[k] for k in sorted(self.alerts)]
+        )
         out: dict[str, Any] = {"hours": len(hours)}
         if self.kind == EGRESS:
             byts = [a.bytes for a in hours if a.bytes is not None]
@@ -463,225 +462,6 @@ class Notification:
             attempts=int(d.get("attempts", 0)),
             last_error=d.get("last_error"),
         )
-
-
-# -- words --------------------------------------------------------------------------------
-
-
-def fmt_span(inc: Incident) -> str:
-    hours = inc.hours
-    unit = "hour" if hours == 1 else "hours"
-    return f"{hours} {unit} since {fmt_hour(inc.since)}"
-
-
-def _hint_range(inc: Incident) -> str:
-    return f"--from {inc.since:%Y-%m-%dT%H} --to {inc.until:%Y-%m-%dT%H}"
-
-
-def next_step(inc: Incident) -> str:
-    """What to do about it, as a command where there is one."""
-    rng = _hint_range(inc)
-    if inc.family == "test":
-        return "Nothing: this is a test notification."
-    if inc.state == "resolved":
-        return (
-            "Nothing to do; the hours reconcile now."
-            if inc.resolution != "recovered"
-            else ("Review the spike's flows if it was not expected.")
-        )
-    if inc.family == "loss":
-        hops = set(inc.totals().get("hops") or [])
-        if hops == {HOP_INGEST}:
-            return (
-                "The archive holds what Elasticsearch holds: find why logs never reached "
-                "Elasticsearch (shipper backpressure, rejected bulk writes, mapping conflicts); "
-                f"reconcile check --job <job file of {inc.job}> {rng} shows the three figures"
-            )
-        return (
-            "Archive what Elasticsearch still holds, then re-check: reconcile backfill "
-            f"--job <job file of {inc.job}> {rng}"
-        )
-    if inc.family == "stale":
-        return (
-            "Elasticsearch holds documents the archive lacks (late arrivals): the next "
-            "`reconcile run` re-archives them; to do it now: reconcile backfill "
-            f"--job <job file of {inc.job}> {rng}"
-        )
-    if inc.family == "surplus":
-        return (
-            "Look for duplicated log lines (shipper retries, overlapping indexes) in these hours; "
-            f"reconcile check --job <job file of {inc.job}> {rng} shows the figures"
-        )
-    if inc.family == "no_traffic":
-        return (
-            "One side is zero: check the load balancer metric and the log shipper for these "
-            f"hours; reconcile check --job <job file of {inc.job}> {rng}"
-        )
-    if inc.family == "spike":
-        return (
-            f"Inspect the flows: reconcile egress --job <job file of {inc.job}> "
-            f"--nat-gateway {inc.resource} {rng}"
-        )
-    return f"reconcile check --job <job file of {inc.job}> {rng}"
-
-
-def top_talker(alert: Alert) -> str | None:
-    """The top source and destination of an egress hour's flow-log drill-down, or None."""
-    from ..egress.flowlogs import top_talker as read_top_talker
-
-    talker = read_top_talker(alert.detail)
-    text = talker.describe(fmt_bytes) if talker else ""
-    return text or None
-
-
-def endpoint_note(alert: Alert) -> str | None:
-    """The S3/DynamoDB-through-NAT sentence of an egress hour's drill-down, or None."""
-    from ..egress.flowlogs import top_talker as read_top_talker
-
-    talker = read_top_talker(alert.detail)
-    text = talker.callout(fmt_bytes) if talker else ""
-    return text[0].upper() + text[1:] if text else None
-
-
-def _talker_tail(alert: Alert) -> str:
-    talker, note = top_talker(alert), endpoint_note(alert)
-    return (f" Top talker: {talker}." if talker else "") + (f" {note}." if note else "")
-
-
-def _spike_story(inc: Incident) -> str:
-    """A spike that ended: how long, its peak (bytes and hour), who sent it, when it ended."""
-    t, peak, after = inc.totals(), inc.peak, inc.recovered_by
-    back = (
-        f" Back to normal at {fmt_hour(after.window_start)} "
-        f"({fmt_bytes(after.bytes)} vs baseline {fmt_bytes(after.baseline)})."
-        if after
-        else ""
-    )
-    return (
-        f"it lasted {inc.hours} h from {fmt_hour(inc.since)}, peak {fmt_bytes(peak.bytes)}/h "
-        f"at {fmt_hour(peak.window_start)} vs baseline {fmt_bytes(t.get('baseline'))}, "
-        f"{fmt_bytes(t.get('bytes'))} in all.{_talker_tail(peak)}{back}"
-    )
-
-
-def _minus(a: int | None, b: int | None) -> int | None:
-    """``a - b`` of two totals, unknown when either is."""
-    return a - b if a is not None and b is not None else None
-
-
-def summary(inc: Incident) -> str:
-    job = inc.job
-    t = inc.totals()
-    if inc.family == "test":
-        return f"TEST notification from logflow-reconcile job {job}: no action needed."
-    if inc.state == "resolved":
-        if inc.resolution == "recovered":
-            return f"[{job}] egress spike on {inc.resource} is over: {_spike_story(inc)}"
-        what = {
-            "loss": "log loss",
-            "surplus": "log surplus",
-            "no_traffic": "one-sided traffic",
-            "stale": "stale archive",
-            "spike": "egress spike",
-        }.get(inc.family, inc.family)
-        figures = (
-            f": {fmt_int(t.get('archived'))} of {fmt_int(t.get('expected'))} requests archived "
-            f"({fmt_ratio(t.get('ratio'))})"
-            if inc.kind == LOGFLOW
-            else ""
-        )
-        return (
-            f"[{job}] {what} on {inc.resource}, {inc.hours} h from "
-            f"{fmt_hour(inc.since)} to {fmt_hour(inc.until)}, now reconciles{figures}."
-        )
-    span = fmt_span(inc)
-    if inc.family == "loss":
-        exp, arc = t.get("expected"), t.get("archived")
-        lost = _minus(exp, arc)
-        if arc == 0:
-            return (
-                f"[{job}] nothing archived on {inc.resource} for {span}: "
-                f"{fmt_int(exp)} requests served, 0 log lines archived."
-            )
-        return (
-            f"[{job}] logs lost on {inc.resource} for {span}: {fmt_int(arc)} of "
-            f"{fmt_int(exp)} requests archived ({fmt_ratio(t.get('ratio'))}), "
-            f"{fmt_int(lost)} missing{_hop_tail(t)}."
-        )
-    if inc.family == "stale":
-        idx, arc = t.get("indexed"), t.get("archived")
-        late = _minus(idx, arc)
-        return (
-            f"[{job}] archive behind Elasticsearch on {inc.resource} for {span}: Elasticsearch "
-            f"now holds {fmt_int(idx)} documents, the archive {fmt_int(arc)} "
-            f"({fmt_int(late)} arrived after the commit); not a loss yet, re-archived by the "
-            "next run."
-        )
-    if inc.family == "surplus":
-        exp, arc = t.get("expected"), t.get("archived")
-        extra = _minus(arc, exp)
-        return (
-            f"[{job}] more log lines than requests on {inc.resource} for {span}: "
-            f"{fmt_int(arc)} archived vs {fmt_int(exp)} requests ({fmt_ratio(t.get('ratio'))}), "
-            f"{fmt_int(extra)} extra (duplicates?)."
-        )
-    if inc.family == "no_traffic":
-        return (
-            f"[{job}] one side is zero on {inc.resource} for {span}: "
-            f"{fmt_int(t.get('expected'))} requests, {fmt_int(t.get('archived'))} log lines archived."
-        )
-    if inc.family == "spike":
-        if inc.recovered_by is not None:  # first seen after it ended (see plan.py)
-            return f"[{job}] egress spike on {inc.resource}, already over: {_spike_story(inc)}"
-        peak = inc.peak
-        return (
-            f"[{job}] egress spike on {inc.resource} for {span}: peak "
-            f"{fmt_bytes(peak.bytes)}/h at {fmt_hour(peak.window_start)} vs baseline "
-            f"{fmt_bytes(t.get('baseline'))} (threshold {fmt_bytes(t.get('threshold'))}), "
-            f"{fmt_bytes(t.get('bytes'))} in all.{_talker_tail(peak)}"
-        )
-    return f"[{job}] {inc.status} on {inc.resource} for {span}."
-
-
-def _hour_line(a: Alert) -> str:
-    when = a.window_start.strftime("%Y-%m-%d %H:00")
-    if a.kind == EGRESS:
-        talker = top_talker(a)
-        tail = f", top talker {talker}" if talker else ""
-        return (
-            f"{when} {a.status}: {fmt_bytes(a.bytes)} vs baseline {fmt_bytes(a.baseline)} "
-            f"(threshold {fmt_bytes(a.threshold)}){tail}"
-        )
-    held = f", {fmt_int(a.indexed)} in Elasticsearch" if a.indexed is not None else ""
-    hop = f", arose {HOP_WORDS[a.hop]}" if a.hop else ""
-    return (
-        f"{when} {a.status}: {fmt_int(a.archived)} archived / {fmt_int(a.expected)} expected "
-        f"({fmt_ratio(a.ratio)}){held}{hop}"
-    )
-
-
-def _hop_tail(t: Mapping[str, Any]) -> str:
-    """Where the loss arose, when every hour of the incident agrees."""
-    hops = t.get("hops") or []
-    if len(hops) != 1:
-        return ""
-    idx = t.get("indexed")
-    held = f"; Elasticsearch holds {fmt_int(idx)}" if idx is not None else ""
-    return f"{held}; lost {HOP_WORDS[hops[0]]}"
-
-
-def description(inc: Incident) -> str:
-    hours = inc._hours()
-    lines = [_hour_line(a) for a in hours[-_WINDOW_LINES:]]
-    if len(hours) > _WINDOW_LINES:
-        lines.insert(0, f"... {len(hours) - _WINDOW_LINES} earlier hours not shown")
-    if inc.firing and inc.cleared:
-        lines.append(f"{len(inc.cleared)} hour(s) of this incident reconcile already.")
-    latest = inc.latest
-    if latest.message:
-        lines.append(f"Latest: {latest.message}")
-    lines.append(f"Next step: {inc.next_step()}")
-    return "\n".join(lines)
 
 
 def test_incident(job: str, now: datetime) -> Incident:

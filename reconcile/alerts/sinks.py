@@ -16,17 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from ..findings import iso
+from ..present import fmt_bytes, fmt_int
+from ..present import fmt_pct as fmt_ratio
 from .config import AlertsConfig, SinkSecrets, mask_location
 from .deliver import HttpRequest
-from .model import (
-    Incident,
-    Notification,
-    endpoint_note,
-    fmt_bytes,
-    fmt_int,
-    fmt_ratio,
-    top_talker,
-)
+from .model import Incident, Notification
+from .wording import endpoint_note, top_talker
 
 WEBHOOK_SCHEMA = "logflow-reconcile/alert/v1"
 CLIENT = "logflow-reconcile"
