@@ -11,10 +11,9 @@ conversions to and from the JSON form stored in the results dataset and the aler
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .egress.flowlogs import TopTalker
+from .talkers import TopTalker, top_talker
 
 PORT_ERRORS = "ErrorPortAllocation"
 
@@ -74,13 +73,11 @@ class EgressDetail:
     port_allocation_errors: int | None = None
     drilldown: dict[str, Any] | None = None
     """As :meth:`reconcile.egress.flowlogs.DrillDown.as_detail` writes it; read it through
-    :meth:`top_talker` (the one reader, beside the one writer)."""
+    :meth:`top_talker` (the one reader, :mod:`reconcile.talkers`)."""
     drilldown_error: str | None = None
     """Why the flow logs could not be read for this spike."""
 
     def top_talker(self) -> TopTalker | None:
-        from .egress.flowlogs import top_talker
-
         return top_talker(self)
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_origin
 
@@ -73,19 +74,40 @@ class JobSpec(BaseModel):
     """What a scheduled run covers."""
 
     @model_validator(mode="after")
-    def _locations_beside_the_archive(self) -> JobSpec:
-        # The one place where locations are derived from archive.uri, so that each stage
-        # reads only its own section: results, alert state and the ALB tally live in the
-        # archive's ``_reconcile/`` area unless set (``_`` keeps them out of its readers).
+    def _alb_tally_beside_the_archive(self) -> JobSpec:
+        # Delivered access-log objects never change: their counts are kept with the archive.
         e = self.expected
         if e.tally_uri == "none":
             e.tally_uri = ""
         elif not e.tally_uri:
             e.tally_uri = self.beside_archive("alb-tally")
-        self.check.results_uri = self.check.results_uri or self.beside_archive("results")
-        self.egress.results = self.egress.results or self.beside_archive("results")
-        self.alerts.state_uri = self.alerts.state_uri or self.beside_archive("alerts")
         return self
+
+    # The one place where locations are derived from archive.uri, so that each stage reads
+    # only what it declares: results and alert state live in the archive's ``_reconcile/``
+    # area unless set (``_`` keeps them out of its readers). Computed on access, so a copy
+    # with another archive.uri moves them too.
+
+    @property
+    def results_uri(self) -> str:
+        """``check.results_uri``, else ``<archive.uri>/_reconcile/results``."""
+        return self.check.results_uri or self.beside_archive("results")
+
+    @property
+    def egress_results_uri(self) -> str:
+        """``egress.results``, else the same results dataset beside the archive."""
+        return self.egress.results or self.beside_archive("results")
+
+    @property
+    def alerts_state_uri(self) -> str:
+        """``alerts.state_uri``, else ``<archive.uri>/_reconcile/alerts``."""
+        return self.alerts.state_uri or self.beside_archive("alerts")
+
+    @property
+    def retention_warning(self) -> timedelta:
+        """How long before Elasticsearch deletes an unarchived hour the check pages
+        (``run.retention_warning``, read by the check)."""
+        return self.run.retention_warning
 
     def beside_archive(self, name: str) -> str:
         """``<archive.uri>/_reconcile/<name>``, or "" without an archive."""

@@ -18,11 +18,12 @@ import pytest
 from click.testing import CliRunner
 
 from reconcile.cli import cli
-from reconcile.egress.flowlogs import DrillDown, TalkerRow
+from reconcile.egress.flowlogs import DrillDown
 from reconcile.findings import EGRESS, LOGFLOW, Finding
 from reconcile.report import build_report, incidents, load_findings
 from reconcile.results import write_findings
 from reconcile.storage import open_store
+from reconcile.talkers import TalkerRow
 
 START = datetime(2026, 11, 16, tzinfo=UTC)
 END = datetime(2026, 11, 20, tzinfo=UTC)

@@ -280,11 +280,16 @@ def resolve_secrets(cfg: AlertsConfig, environ: Mapping[str, str] | None = None)
 
 
 class AlertsJob(Protocol):
-    """What the alert stage reads of a job: its name (labels incidents) and its section,
-    whose ``state_uri`` the job has resolved."""
+    """What the alert stage reads of a job: its name (labels incidents), its section and
+    where the alert state lives."""
 
     @property
     def name(self) -> str: ...
 
     @property
     def alerts(self) -> AlertsConfig: ...
+
+    @property
+    def alerts_state_uri(self) -> str:
+        """Where the alert state lives (the job puts it beside the archive unless set)."""
+        ...

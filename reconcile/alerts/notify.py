@@ -277,7 +277,7 @@ def notify(
     if not run.sinks:
         log.debug("alerts: no sinks configured; nothing to notify")
         return report
-    store = StateStore.open(state_uri(spec.alerts.state_uri), spec.name)
+    store = StateStore.open(state_uri(spec.alerts_state_uri), spec.name)
     if dry_run:
         state, _ = store.load()
         _fold(run, state, findings, now, report)

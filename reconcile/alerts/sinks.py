@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from ..findings import iso
 from ..present import fmt_bytes, fmt_int
 from ..present import fmt_pct as fmt_ratio
+from ..redact import mask_url
 from .config import AlertsConfig, SinkSecrets, mask_location
 from .deliver import HttpRequest
 from .model import Incident, Notification
@@ -237,8 +238,6 @@ class AlertmanagerSink(Sink):
 
     @property
     def location(self) -> str:
-        from ..job import mask_url
-
         return mask_url(self.url)
 
     def _labels(self, note: Notification) -> dict[str, str]:

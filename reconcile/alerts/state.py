@@ -117,7 +117,7 @@ def _safe(name: str) -> str:
 
 
 def state_uri(alerts_state_uri: str) -> str:
-    """``alerts.state_uri``, which the job puts beside the archive unless it is set."""
+    """Where the alert state lives (the job puts it beside the archive unless it is set)."""
     if not alerts_state_uri:
         raise ConfigError(
             "alerts need a place for their state: set alerts.state_uri "

@@ -11,7 +11,7 @@ from .state import StateStore, state_uri
 
 def alert_status(spec: AlertsJob, include_resolved: bool = False) -> list[dict[str, Any]]:
     """One row per incident kept in the job's alert state (read-only, no lease)."""
-    store = StateStore.open(state_uri(spec.alerts.state_uri), spec.name)
+    store = StateStore.open(state_uri(spec.alerts_state_uri), spec.name)
     state, _ = store.load()
     pending: dict[str, list[str]] = {}
     for note in state.pending:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..archive.config import ArchiveConfig
 from ..durations import Duration
+from ..expected.config import ExpectedConfig
+from ..source.config import SourceConfig
 
 
 class CheckConfig(BaseModel):
@@ -56,3 +59,32 @@ class CheckConfig(BaseModel):
 def default_results_uri(archive_uri: str) -> str:
     """``<archive uri>/_reconcile/results`` (``_`` keeps it out of the archive's readers)."""
     return archive_uri.rstrip("/") + "/_reconcile/results"
+
+
+class CheckJob(Protocol):
+    """What the check reads of a job: its name, the source (what Elasticsearch holds now),
+    the archive, the expected side, its own section, where findings go, and how far ahead a
+    retention deadline becomes critical."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def source(self) -> SourceConfig: ...
+
+    @property
+    def archive(self) -> ArchiveConfig: ...
+
+    @property
+    def expected(self) -> ExpectedConfig: ...
+
+    @property
+    def check(self) -> CheckConfig: ...
+
+    @property
+    def retention_warning(self) -> timedelta: ...
+
+    @property
+    def results_uri(self) -> str:
+        """Where findings are written (the job puts it beside the archive unless set)."""
+        ...

@@ -36,14 +36,14 @@ from ..sqlfiles import render
 from ..storage import ObjectStore, open_store
 from ..timewin import Window, utcnow, windows
 from .baseline import Samples, baselines, history_range, samples_from
-from .config import CheckConfig, default_results_uri
+from .config import CheckConfig, CheckJob
 from .indexed import AT_RISK, IndexedCounts, guard_findings, read_indexed, retention_guard
 from .judge import Baseline, judge
 from .views import alb_logs_table, archive_dataset, results_dataset
 
 if TYPE_CHECKING:
     from ..expected import ExpectedCounts
-    from ..job import JobSpec
+    from ..expected.config import ExpectedConfig
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +96,19 @@ def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
         timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - t0, 4)
 
 
-def results_uri(spec: JobSpec) -> str:
-    return spec.check.results_uri or default_results_uri(spec.archive.uri)
-
-
 def job_engine(
-    spec: JobSpec, start: datetime, end: datetime, store: ObjectStore | None = None
+    spec: CheckJob,
+    start: datetime,
+    end: datetime,
+    store: ObjectStore | None = None,
+    expected: ExpectedConfig | None = None,
 ) -> Engine:
-    """The job's engine (``check.engine``); DuckDB gets views named like the Athena tables."""
+    """The job's engine (``check.engine``); DuckDB gets views named like the Athena tables.
+
+    ``expected``: the job's expected side as resolved for this range (load balancers)."""
     cfg = spec.check
-    views = _duckdb_views(spec, start, end, store) if cfg.engine == "duckdb" else None
+    exp = expected or spec.expected
+    views = _duckdb_views(spec, exp, start, end, store) if cfg.engine == "duckdb" else None
     return open_engine(cfg.engine, tables=views, athena=athena_settings(cfg))
 
 
@@ -122,15 +125,19 @@ def athena_settings(cfg: CheckConfig) -> AthenaSettings:
 
 
 def _duckdb_views(
-    spec: JobSpec, start: datetime, end: datetime, store: ObjectStore | None
+    spec: CheckJob,
+    expected: ExpectedConfig,
+    start: datetime,
+    end: datetime,
+    store: ObjectStore | None,
 ) -> dict[str, TableSource]:
     """Providers of ``archive_logs``, ``reconcile_results`` and ``alb_access_logs``."""
     archive = store or open_store(spec.archive.uri)
-    results = open_store(results_uri(spec))
+    results = open_store(spec.results_uri)
     return {
         "archive_logs": lambda: archive_dataset(archive),
         "reconcile_results": lambda: results_dataset(results),
-        "alb_access_logs": lambda: alb_logs_table(spec, start, end),
+        "alb_access_logs": lambda: alb_logs_table(expected, start, end),
     }
 
 
@@ -165,7 +172,7 @@ class Checker:
 
     def __init__(
         self,
-        spec: JobSpec,
+        spec: CheckJob,
         engine: Engine | None = None,
         store: ObjectStore | None = None,
         source: Source | None = None,
@@ -175,6 +182,8 @@ class Checker:
                 "archive.uri is not set (job file [archive] uri, --archive or RECONCILE_ARCHIVE_URI)"
             )
         self.spec = spec
+        #: The expected side, its load balancers found in the bucket when not configured.
+        self.expected: ExpectedConfig = spec.expected
         self.store = store or open_store(spec.archive.uri)
         self.reader = ArchiveReader(self.store, spec.check.read_workers)
         self._engine = engine
@@ -194,7 +203,7 @@ class Checker:
         start, end = wins[0].start, wins[-1].end
         self._resolve_load_balancers(start, end)
         own = self._engine is None
-        engine = self._engine or job_engine(self.spec, start, end, self.store)
+        engine = self._engine or job_engine(self.spec, start, end, self.store, self.expected)
         timings: dict[str, float] = {}
         try:
             with _timed(timings, "total_s"):
@@ -223,9 +232,7 @@ class Checker:
     def _resolve_load_balancers(self, start: datetime, end: datetime) -> None:
         """ALB access logs and no load balancer named: the only one in the bucket (or an
         error listing them), for ``reconcile check`` and ``reconcile run`` alike."""
-        expected = with_load_balancers(self.spec.expected, start, end)
-        if expected is not self.spec.expected:
-            self.spec = self.spec.model_copy(update={"expected": expected})
+        self.expected = with_load_balancers(self.spec.expected, start, end)
 
     def _run(
         self,
@@ -239,7 +246,7 @@ class Checker:
     ) -> CheckReport:
         cfg = self.spec.check
         with _timed(timings, "expected_s"):
-            expected = expected_for(self.spec.expected, start, end, engine)
+            expected = expected_for(self.expected, start, end, engine)
         with _timed(timings, "archive_s"):
             scan = self.reader.scan(start, end)
         requests = {
@@ -284,7 +291,7 @@ class Checker:
             errors=[indexed.error] if indexed.error else [],
         )
         if write_results:
-            report.results_uri = results_uri(self.spec)
+            report.results_uri = self.spec.results_uri
             with _timed(timings, "results_s"):
                 report.results_keys = write_findings(open_store(report.results_uri), findings)
         report.bytes_scanned = engine.bytes_scanned
@@ -300,7 +307,7 @@ class Checker:
         except ReconcileError as exc:
             log.warning("retention of the source unknown: %s", exc)
             return findings
-        return guard_findings(findings, guard, scan.windows, now, self.spec.run.retention_warning)
+        return guard_findings(findings, guard, scan.windows, now, self.spec.retention_warning)
 
     def _baselines(
         self,
@@ -322,7 +329,7 @@ class Checker:
             # Too little history (a first run, or results kept elsewhere): count the trailing
             # days afresh, the same way the hours being checked are counted.
             with _timed(timings, "ratio_compute_s"):
-                trailing = expected_for(self.spec.expected, h0, h1, engine)
+                trailing = expected_for(self.expected, h0, h1, engine)
                 trailing_scan = self.reader.scan(h0, h1)
             computed = samples_from(cfg, trailing.counts, trailing_scan.windows, now)
             past = {**past, **computed}
@@ -331,7 +338,7 @@ class Checker:
 
 
 def check(
-    spec: JobSpec,
+    spec: CheckJob,
     start: datetime,
     end: datetime,
     now: datetime | None = None,

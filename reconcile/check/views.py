@@ -19,7 +19,7 @@ from ..results import FILE_SCHEMA
 from ..storage import ObjectStore
 
 if TYPE_CHECKING:
-    from ..job import JobSpec
+    from ..expected.config import ExpectedConfig
 
 ARCHIVE_PARTITIONING = pa.schema([("dt", pa.string()), ("hour", pa.int32())])
 RESULTS_PARTITIONING = pa.schema([("kind", pa.string()), ("dt", pa.string())])
@@ -70,8 +70,8 @@ def results_dataset(store: ObjectStore) -> ds.Dataset | pa.Table:
         return RESULTS_SCHEMA.empty_table()
 
 
-def alb_logs_table(spec: JobSpec, start: datetime, end: datetime) -> Any:
+def alb_logs_table(expected: ExpectedConfig, start: datetime, end: datetime) -> Any:
     """ALB access-log entries around ``[start, end)`` with the Athena table's column names."""
     from ..expected import read_alb_logs
 
-    return read_alb_logs(spec.expected, start, end)
+    return read_alb_logs(expected, start, end)

@@ -176,11 +176,16 @@ class EgressConfig(BaseModel):
 
 
 class EgressJob(Protocol):
-    """What the egress stage reads of a job: its name (labels findings) and its section,
-    whose ``results`` location the job has resolved."""
+    """What the egress stage reads of a job: its name (labels findings), its section and
+    where its findings go."""
 
     @property
     def name(self) -> str: ...
 
     @property
     def egress(self) -> EgressConfig: ...
+
+    @property
+    def egress_results_uri(self) -> str:
+        """Where findings are written (the job puts it beside the archive unless set)."""
+        ...

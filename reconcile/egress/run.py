@@ -266,7 +266,7 @@ def judge_egress(
     """Judge every settled period of ``[start, end)`` for every configured NAT gateway.
 
     ``now`` decides which periods have closed (default: the clock). Findings are merged
-    into the results dataset (``egress.results``) unless ``write_results`` is False.
+    into the results dataset (``egress_results_uri``) unless ``write_results`` is False.
     ``cloudwatch`` is an optional boto3 CloudWatch client (default: from the environment).
     """
     cfg = spec.egress
@@ -327,7 +327,7 @@ def judge_egress(
     report.seconds["drilldown"] = time.perf_counter() - t0
     report.findings = findings
 
-    uri = spec.egress.results  # the job puts it beside the archive unless set
+    uri = spec.egress_results_uri
     if write_results and uri:
         t0 = time.perf_counter()
         report.results_keys = write_findings(open_store(uri), findings)

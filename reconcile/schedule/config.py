@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..alerts.config import AlertsJob
+from ..archive.config import ArchiveJob
+from ..check.config import CheckJob
 from ..durations import Duration
+from ..egress.config import EgressJob
 
 
 class RunConfig(BaseModel):
@@ -36,3 +41,10 @@ class RunConfig(BaseModel):
     """How long to wait for another run to finish before giving up (exit 1)."""
     pushgateway_url: str | None = None
     """Prometheus Pushgateway to push run metrics to (e.g. http://pushgateway:9091)."""
+
+
+class RunJob(ArchiveJob, CheckJob, EgressJob, AlertsJob, Protocol):
+    """What a scheduled run reads of a job: what each stage it runs reads, and its section."""
+
+    @property
+    def run(self) -> RunConfig: ...

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.egress.flowlogs import DrillDown, TalkerRow
+from reconcile.egress.flowlogs import DrillDown
 from reconcile.findings import Finding
 from reconcile.job import JobSpec
+from reconcile.talkers import TalkerRow
 from reconcile.timewin import HOUR
 from tests.alerts.receivers import Receiver
 from tests.servers import free_port, stop_group, wait_http

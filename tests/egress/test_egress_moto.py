@@ -214,7 +214,8 @@ def test_drilldown_names_s3_through_nat_and_stores_results(
 def test_drilldown_from_v2_flow_logs_says_what_is_missing(
     cloudwatch: Any, region: str, hour: datetime, now: datetime, s3_bucket: str
 ) -> None:
-    from reconcile.egress.flowlogs import V2_FIELDS, top_talker
+    from reconcile.egress.flowlogs import V2_FIELDS
+    from reconcile.talkers import top_talker
 
     gw, eni, private_ip = nat_gateway(region)
     t = hour - 2 * HOUR
