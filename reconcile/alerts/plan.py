@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..findings import Finding, iso
-from .model import RESOLVE_ON_RECOVERY, Alert, Incident, Notification, incident_key
+from .model import RESOLVE_ON_RECOVERY, Action, Alert, Incident, Notification, incident_key
 from .state import AlertState, SinkMark, Tracked
 
 #: Resolved incidents are forgotten this long after every sink heard of the resolution.
@@ -115,7 +115,7 @@ def plan(
         for sink in sinks:
             mark = tracked.sinks.get(sink)
             queued = pending.get((sink, key))
-            action: str | None = None
+            action: Action | None = None
             repeat = False
             # A spike seen only after it ended (a late run, a re-check) still happened: say so once.
             over_unseen = inc.resolution == "recovered" and mark is None and queued is None
@@ -156,7 +156,7 @@ def plan(
             note = Notification(
                 id=new_message_id(),
                 sink=sink,
-                action=action,  # type: ignore[arg-type]
+                action=action,
                 incident=inc.as_first_seen() if over_unseen else inc.snapshot(),
                 created_at=now,
                 repeat=repeat,

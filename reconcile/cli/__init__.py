@@ -11,7 +11,7 @@ import importlib
 import click
 
 from .. import __version__
-from ..logs import setup_logging
+from ..logs import LogFormat, setup_logging
 
 #: Command name -> module exposing ``command``. Modules load only when their command runs,
 #: so ``reconcile archive`` does not pay for DuckDB, alert sinks or the report.
@@ -63,9 +63,9 @@ class LazyGroup(click.Group):
     type=click.Choice(["auto", "json", "text"]),
     help="auto: text on a terminal, JSON lines otherwise. [env: RECONCILE_LOG_FORMAT]",
 )
-def cli(log_level: str, log_format: str) -> None:
+def cli(log_level: str, log_format: LogFormat) -> None:
     """Prove that every request your load balancer served was archived as a log line."""
-    setup_logging(log_level, log_format)  # type: ignore[arg-type]
+    setup_logging(log_level, log_format)
     tune_gc()
 
 

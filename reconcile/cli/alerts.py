@@ -19,7 +19,7 @@ from ..alerts.config import (
     ENV_WEBHOOK_URL,
 )
 from ..alerts.status import alert_status
-from ..render import render
+from ..render import Format, render
 from .common import (
     EXIT_FAILED,
     EXIT_FINDINGS,
@@ -152,7 +152,7 @@ def command() -> None:
 @click.pass_context
 @handle_errors
 def test_command(
-    ctx: click.Context, job_file: str | None, dry_run: bool, fmt: str, **params: Any
+    ctx: click.Context, job_file: str | None, dry_run: bool, fmt: Format, **params: Any
 ) -> None:
     """Send a clearly marked test notification to every configured sink.
 
@@ -206,7 +206,7 @@ STATUS_COLUMNS = [
 @click.pass_context
 @handle_errors
 def status_command(
-    ctx: click.Context, job_file: str | None, show_all: bool, fmt: str, **params: Any
+    ctx: click.Context, job_file: str | None, show_all: bool, fmt: Format, **params: Any
 ) -> None:
     """Show the job's alert incidents: firing ones, what each sink was told, what is pending."""
     spec = resolve_job(ctx, job_file, params)

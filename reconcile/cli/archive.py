@@ -9,7 +9,7 @@ import click
 
 from ..archive.outcome import ArchiveSummary
 from ..archive.run import Archiver
-from ..render import render
+from ..render import Format, render
 from .common import (
     ARCHIVE_SETTINGS,
     EXIT_FAILED,
@@ -69,7 +69,7 @@ def command(
     start: str,
     end: str,
     force: bool,
-    fmt: str,
+    fmt: Format,
     **params: Any,
 ) -> None:
     """Archive Elasticsearch hour windows to Parquet, verified against Elasticsearch's count.

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..backfill import Shard, backfill
-from ..render import render
+from ..render import Format, render
 from .archive import COLUMNS, _title
 from .common import (
     ARCHIVE_SETTINGS,
@@ -67,7 +67,7 @@ def command(
     force: bool,
     shard_index: int,
     shard_count: int,
-    fmt: str,
+    fmt: Format,
     **params: Any,
 ) -> None:
     """Archive every window of --from..--to; committed windows are skipped, so it resumes.

@@ -9,7 +9,7 @@ import click
 from ..check.run import CheckReport, check
 from ..findings import LOGFLOW_FIGURES
 from ..job import load_job
-from ..render import render
+from ..render import Format, render
 from ..timewin import parse_time
 from .alerts import alert_and_exit, judging_options
 from .common import (
@@ -121,7 +121,7 @@ def command(
     now: str | None,
     no_results: bool,
     dry_run: bool,
-    fmt: str,
+    fmt: Format,
     **params: Any,
 ) -> None:
     """Reconcile load-balancer requests with archived log rows, one finding per hour.
@@ -149,7 +149,7 @@ def command(
     )
     rows = [f.as_dict() for f in report.findings]
     columns = CSV_COLUMNS if fmt == "csv" else TABLE_COLUMNS
-    click.echo(render(rows, fmt, columns, title=_title(report)), nl=False)  # type: ignore[arg-type]
+    click.echo(render(rows, fmt, columns, title=_title(report)), nl=False)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     alert_and_exit(spec, report.findings, dry_run, now=report.now, failed=bool(report.errors))

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..egress.run import EgressReport, judge_egress
-from ..render import render
+from ..render import Format, render
 from ..timewin import parse_time
 from .alerts import alert_and_exit, judging_options
 from .common import (
@@ -91,7 +91,7 @@ def command(
     now: str | None,
     no_results: bool,
     dry_run: bool,
-    fmt: str,
+    fmt: Format,
     **params: Any,
 ) -> None:
     """Judge NAT gateway egress per hour: ok or spike, with the top talkers of each spike.
@@ -110,7 +110,7 @@ def command(
     )
     rows = [f.as_dict() for f in report.findings]
     columns = CSV_COLUMNS if fmt == "csv" else TABLE_COLUMNS
-    click.echo(render(rows, fmt, columns, title=_title(report)), nl=False)  # type: ignore[arg-type]
+    click.echo(render(rows, fmt, columns, title=_title(report)), nl=False)
     alert_and_exit(spec, report.findings, dry_run, now=report.now)
 
 

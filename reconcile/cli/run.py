@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..findings import MIXED_COLUMNS
-from ..render import render
+from ..render import Format, render
 from ..schedule.run import RunReport, run_job
 from ..timewin import parse_time
 from .alerts import alert_options, echo_report
@@ -42,7 +42,7 @@ RUN_SETTINGS = [
 @click.pass_context
 @handle_errors
 def command(
-    ctx: click.Context, job_file: str, now: str | None, dry_run: bool, fmt: str, **params: Any
+    ctx: click.Context, job_file: str, now: str | None, dry_run: bool, fmt: Format, **params: Any
 ) -> None:
     """Archive what is due, judge the trailing hours and egress, send and resolve alerts.
 
@@ -58,7 +58,7 @@ def command(
     sys.exit(report.exit_code)
 
 
-def _print(report: RunReport, fmt: str) -> None:
+def _print(report: RunReport, fmt: Format) -> None:
     worked = [r.as_dict() for r in report.archive.results]
     if fmt == "json":
         click.echo(render([f.as_dict() for f in report.findings], "json", MIXED_COLUMNS), nl=False)

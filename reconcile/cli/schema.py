@@ -10,7 +10,7 @@ import click
 from ..archive.rewrite import MigrationReport, migrate
 from ..archive.run import new_run_id
 from ..errors import ConfigError
-from ..render import render
+from ..render import Format, render
 from ..storage import open_store
 from .common import (
     ARCHIVE_SETTINGS,
@@ -45,7 +45,7 @@ def command(
     job_file: str | None,
     rewrite: bool,
     dry_run: bool,
-    fmt: str,
+    fmt: Format,
     **params: Any,
 ) -> None:
     """Derive the archive's table schema from every committed file and list the drift.
