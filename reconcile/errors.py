@@ -1,10 +1,13 @@
-"""Error types shared by every stage.
+"""Error types shared by every stage, and the exit codes they map to.
 
 The CLI maps them to exit codes: a :class:`ReconcileError` means "could not run" (exit 1).
 :class:`TransientError` marks failures worth retrying; everything else is terminal.
 """
 
 from __future__ import annotations
+
+#: Exit codes (design: shared contracts): 3 means it ran and found problems.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
 
 
 class ReconcileError(Exception):

@@ -19,16 +19,9 @@ from ..alerts.config import (
     ENV_WEBHOOK_URL,
 )
 from ..alerts.status import alert_status
+from ..errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK
 from ..render import Format, render
-from .common import (
-    EXIT_FAILED,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    format_option,
-    handle_errors,
-    job_option,
-    resolve_job,
-)
+from .common import format_option, handle_errors, job_option, resolve_job
 
 if TYPE_CHECKING:
     from ..findings import Finding

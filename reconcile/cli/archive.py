@@ -9,11 +9,10 @@ import click
 
 from ..archive.outcome import ArchiveSummary
 from ..archive.run import Archiver
+from ..errors import EXIT_FAILED, EXIT_OK
 from ..render import Format, render
 from .common import (
     ARCHIVE_SETTINGS,
-    EXIT_FAILED,
-    EXIT_OK,
     SOURCE_SETTINGS,
     WRITE_SETTINGS,
     Setting,

@@ -8,12 +8,11 @@ from typing import Any
 import click
 
 from ..backfill import Shard, backfill
+from ..errors import EXIT_FAILED, EXIT_OK
 from ..render import Format, render
 from .archive import COLUMNS, _title
 from .common import (
     ARCHIVE_SETTINGS,
-    EXIT_FAILED,
-    EXIT_OK,
     SOURCE_SETTINGS,
     WRITE_SETTINGS,
     format_option,

@@ -12,12 +12,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from ..errors import ConfigError, ReconcileError
+from ..errors import EXIT_FAILED, ConfigError, ReconcileError
 from ..job import JobSpec, env_name, load_job
 from ..timewin import parse_time
-
-# Exit codes (design: shared contracts).
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)

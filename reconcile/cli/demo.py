@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from ..demo.run import DemoReport, run_demo
+from ..errors import EXIT_FAILED, EXIT_OK
 from ..findings import MIXED_COLUMNS
 from ..render import render
-from .common import EXIT_FAILED, EXIT_OK, handle_errors
+from .common import handle_errors
 
 
 @click.command("demo")

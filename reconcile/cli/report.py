@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from ..check.config import default_results_uri
 from ..errors import ReconcileError, StorageError
 from ..job import JobSpec
 from ..report import build_report, load_findings
@@ -37,13 +36,11 @@ SETTINGS = [
 
 def results_locations(spec: JobSpec) -> tuple[str, str]:
     """Where the log-flow and the egress findings of ``spec`` are stored."""
-    if not (spec.check.results_uri or spec.archive.uri):
+    if not spec.results_uri:
         raise ReconcileError(
             "no results location: set archive.uri (--archive) or check.results_uri (--results)"
         )
-    logflow = spec.check.results_uri or default_results_uri(spec.archive.uri)
-    egress = getattr(getattr(spec, "egress", None), "results", "") or logflow
-    return logflow, egress
+    return spec.results_uri, spec.egress_results_uri or spec.results_uri
 
 
 @click.command("report")

@@ -9,13 +9,11 @@ import click
 
 from ..archive.rewrite import MigrationReport, migrate
 from ..archive.run import new_run_id
-from ..errors import ConfigError
+from ..errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 from ..render import Format, render
 from ..storage import open_store
 from .common import (
     ARCHIVE_SETTINGS,
-    EXIT_FINDINGS,
-    EXIT_OK,
     SOURCE_SETTINGS,
     format_option,
     handle_errors,
