@@ -73,6 +73,17 @@ class ObjectStore(ABC):
     def move(self, src: str, dst: str) -> None:
         """Put ``src`` at ``dst`` (replacing it), then remove ``src``."""
 
+    def place(self, moves: Iterable[tuple[str, str, int]]) -> None:
+        """Put each ``(src, dst, size)``'s ``src`` at ``dst`` (replacing it).
+
+        The sources may stay behind (S3: server-side copies, so a caller that deletes other
+        keys as well deletes them in the same request) or be gone (local paths: renames);
+        deleting them afterwards is the caller's job and always safe. ``size`` is the
+        source's size in bytes, when the caller knows it (so S3 needs no HEAD to choose
+        between a single and a multipart copy)."""
+        for src, dst, _size in moves:
+            self.move(src, dst)
+
     @abstractmethod
     def arrow(self) -> tuple[pyarrow.fs.FileSystem, str]:
         """A pyarrow filesystem and the base path inside it, for Arrow/DuckDB readers."""
@@ -209,6 +220,10 @@ class LocalStore(ObjectStore):
 
 def _endpoint_url() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+#: The largest object one CopyObject request copies (S3's limit; above it, multipart).
+SINGLE_COPY_MAX = 5 * 1024**3
 
 
 class S3Store(ObjectStore):
@@ -356,6 +371,29 @@ class S3Store(ObjectStore):
             ExtraArgs=self._extra_args() or None,
         )
         self.delete([src])
+
+    def place(self, moves: Iterable[tuple[str, str, int]]) -> None:
+        # One CopyObject per object up to S3's 5 GiB single-copy limit (the managed copy
+        # would HEAD each source first to learn its size); the sources stay (see above).
+        for src, dst, size in moves:
+            if size > SINGLE_COPY_MAX:
+                self._call(
+                    f"copy {src} -> {dst}",
+                    self.client.copy,
+                    {"Bucket": self.bucket, "Key": self._key(src)},
+                    self.bucket,
+                    self._key(dst),
+                    ExtraArgs=self._extra_args() or None,
+                )
+                continue
+            self._call(
+                f"copy {src} -> {dst}",
+                self.client.copy_object,
+                CopySource={"Bucket": self.bucket, "Key": self._key(src)},
+                Bucket=self.bucket,
+                Key=self._key(dst),
+                **self._extra_args(),
+            )
 
     def arrow(self) -> tuple[pyarrow.fs.FileSystem, str]:
         import boto3

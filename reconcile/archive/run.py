@@ -8,8 +8,8 @@ One window is the unit of work and of commit:
    in slices, write Parquet and quarantine files to ``_staging/<run>/``;
 4. verify: rows + quarantined must equal the point-in-time count, and Elasticsearch's
    live ``_count`` must still agree; otherwise nothing is committed;
-5. commit: write the manifest to staging (the commit point), then move the files into the
-   partition, delete stale files, and write ``_manifest.json`` last.
+5. commit: write the manifest to staging (the commit point), then copy the files into the
+   partition, delete stale files, write ``_manifest.json``, and delete the stage.
 
 A crash before step 5 leaves the previous state untouched; a crash after its first write
 is rolled forward by the next run, so a committed window never holds duplicates.
@@ -23,7 +23,8 @@ import threading
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from .. import __version__
 from ..durations import format_duration
@@ -31,12 +32,13 @@ from ..errors import ConfigError, ReconcileError, SourceError, VerificationError
 from ..redact import mask_url
 from ..source.base import PitExpired, Source
 from ..source.factory import open_source
-from ..storage import ObjectStore, UploadOptions, open_store
+from ..storage import ObjectInfo, ObjectStore, UploadOptions, open_store
 from ..timewin import Window, utcnow, windows
 from .commit import recover, roll_forward
 from .config import ArchiveConfig, ArchiveJob
 from .layout import (
     MANIFEST,
+    STAGING,
     FileEntry,
     Manifest,
     staging_prefix,
@@ -46,11 +48,19 @@ from .outcome import ArchiveSummary, Progress, WindowResult
 from .schema import WindowSchema, build_schema
 from .stage import Stager
 from .survey import seed_table
-from .table import conform_window
+from .table import TableView, conform_window
 
 log = logging.getLogger(__name__)
 
 PIT_RESTARTS = 2
+
+
+class _Unread(Enum):
+    UNREAD = "unread"
+
+
+#: ``archive_window(previous=...)`` when the caller has not read the committed manifest.
+UNREAD = _Unread.UNREAD
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -89,6 +99,9 @@ class Archiver:
         self._streams: dict[str, list[str]] | None = None
         self._untimed: dict[str, int] = {}
         self._cannot_narrow = False
+        self._staging: list[ObjectInfo] | None = None
+        ts = spec.source.timestamp_field
+        self.table = TableView(self.store, seed=lambda: seed_table(self.store, ts))
 
     # -- public -------------------------------------------------------------------------
 
@@ -127,11 +140,14 @@ class Archiver:
         force: bool = False,
         now: datetime | None = None,
         indexed: int | None = None,
+        previous: Manifest | Literal[_Unread.UNREAD] | None = UNREAD,
     ) -> WindowResult:
         """Archive one window; returns a result whose status says what happened.
 
         A committed window is archived again, as a new revision, when Elasticsearch now holds
         more documents for it (``indexed``, counted here when not given): late arrivals.
+        ``previous``: the window's committed manifest (None: none) when the caller has just
+        read it; it is read again if an interrupted run's commit of the window is finished.
         """
         now = now or utcnow()
         waiting = self.not_ready(window, now)
@@ -139,8 +155,8 @@ class Archiver:
             return self._done(waiting)
         started = time.monotonic()
         try:
-            recover(self.store, window)
-            previous = self.committed(window)
+            if self._recover(window) or previous is UNREAD:
+                previous = self.committed(window)
             reason = "forced (--force)" if force else None
             if previous is not None and not force:
                 reason, why_not = self._late_reason(window, previous, indexed)
@@ -205,6 +221,21 @@ class Archiver:
         data = self.store.get_bytes(window_prefix(window) + MANIFEST)
         return Manifest.from_json(data) if data else None
 
+    def _recover(self, window: Window) -> bool:
+        """Finish or drop what interrupted runs left staged for ``window``; True if anything.
+
+        ``_staging/`` is listed once per archiver, before its first window: what a crashed
+        run left is there by then, and this run's own stages are cleaned by this run."""
+        if self._staging is None:
+            self._staging = self.store.list(f"{STAGING}/")
+        suffix = f"/{window_prefix(window)}"
+        mine = [o for o in self._staging if suffix in o.key]
+        if not mine:
+            return False
+        recover(self.store, window, mine)
+        self._staging = [o for o in self._staging if suffix not in o.key]
+        return True
+
     # -- steps --------------------------------------------------------------------------
 
     def _done(self, result: WindowResult) -> WindowResult:
@@ -262,11 +293,13 @@ class Archiver:
 
         Asked once per window; once the server has shown it cannot say (no ``terms`` on
         ``_index``), and when the range's histogram already counted the window, the request
-        is skipped: every index is read, and the count only sizes the slices."""
+        is skipped: every index is read, and the count only sizes the slices. So is it when
+        the histogram found the window empty: nothing to narrow (a document arriving since
+        fails the live count's verification, as with a single index)."""
         if not mappings:
             return [], 0
         names = sorted(mappings)
-        if indexed is not None and (self._cannot_narrow or len(names) == 1):
+        if indexed is not None and (self._cannot_narrow or len(names) == 1 or not indexed):
             return (names if indexed else []), indexed
         touched, approx = self.source.touched_indices(window, names)
         if touched is None:  # the server could not say which indices: read them all
@@ -292,10 +325,7 @@ class Archiver:
                 c.types,
                 c.resolved,
             )
-        ts = self.spec.source.timestamp_field
-        schema = conform_window(
-            self.store, schema, f"window {window.label}", seed=lambda: seed_table(self.store, ts)
-        )
+        schema = conform_window(self.table, schema, f"window {window.label}")
         untimed = sum(self._untimed_in(i) for i in touched)
         seen: set[str] = set()
         stage = staging_prefix(self.run_id, window)
@@ -322,11 +352,14 @@ class Archiver:
             if previous is not None:
                 manifest.revision = previous.revision + 1
                 manifest.replaced = [*previous.replaced, previous.successor_record(reason)]
-            self.store.put_bytes(stage + MANIFEST, manifest.to_json())  # commit point
+            data = manifest.to_json()
+            self.store.put_bytes(stage + MANIFEST, data)  # commit point
         except BaseException:
             self.stager.discard(stage)
             raise
-        roll_forward(self.store, stage, window)
+        # What was just staged is known: no read-back of the manifest, no listing of the stage.
+        staged = {stage + f.path: f.bytes for f in files + rejects}
+        roll_forward(self.store, stage, window, data, staged)
         return WindowResult(
             window,
             "archived",

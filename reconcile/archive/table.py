@@ -260,18 +260,44 @@ def absorb(
     raise StorageError(f"{TABLE_KEY}: {CAS_ATTEMPTS} conditional writes lost in a row; giving up")
 
 
+class TableView:
+    """The table schema as one archive run sees it: read at the run's first window, read
+    again only when a window brings a column it lacks (then evolved by compare-and-swap).
+
+    The table only ever gains columns and never retypes one, so a window adding nothing to
+    the version held is written in it without asking storage again; if another writer added
+    columns since, this window's files simply lack them, as every earlier file does."""
+
+    def __init__(
+        self, store: ObjectStore, seed: Callable[[], TableSchema | None] | None = None
+    ) -> None:
+        self.store = store
+        self.seed = seed
+        self.table: TableSchema | None = None
+
+    def absorb(self, window: WindowSchema, by: str) -> tuple[TableSchema, Evolution]:
+        if self.table is not None:
+            evo = self.table.evolve(window.columns)
+            if not evo.added:
+                return self.table, evo
+        table, evo = absorb(self.store, window.columns, window.timestamp_field, by, self.seed)
+        self.table = table
+        return table, evo
+
+
 def conform_window(
-    store: ObjectStore,
+    store: ObjectStore | TableView,
     window: WindowSchema,
     by: str,
     seed: Callable[[], TableSchema | None] | None = None,
 ) -> WindowSchema:
     """The schema ``window``'s files are written in: the table's, evolved first if needed.
 
+    ``store``: the archive, or a run's :class:`TableView` of its table (which reads it once).
     ``seed`` derives a first table schema when the archive has none (from its committed
     files, :func:`reconcile.archive.survey.seed_table`)."""
-    ts = window.timestamp_field
-    table, evo = absorb(store, window.columns, ts, by, seed=seed)
+    view = store if isinstance(store, TableView) else TableView(store, seed)
+    table, evo = view.absorb(window, by)
     for d in evo.drift:
         log.warning(
             "%s: field %s is %s in this window's mapping but %s in the archive's table; "

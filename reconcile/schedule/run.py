@@ -18,19 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..archive.layout import Manifest
 from ..archive.outcome import ArchiveSummary
 from ..archive.run import Archiver, upload_options
-from ..errors import ReconcileError
+from ..errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ReconcileError
 from ..findings import Finding
-from ..job import JobSpec
 from ..lease import LEASE_KEY, Lease
 from ..metrics import RunMetrics, push
 from ..storage import open_store
 from ..timewin import Window, floor_hour, utcnow, windows
+from .config import RunJob
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_FAILED, EXIT_FINDINGS = 0, 1, 3
 
 
 @dataclass
@@ -57,15 +56,18 @@ class RunReport:
         return EXIT_FINDINGS if self.problems else EXIT_OK
 
 
-def expected_configured(spec: JobSpec) -> bool:
+def expected_configured(spec: RunJob) -> bool:
     e = spec.expected
     return bool(e.load_balancers or e.alb_logs_uri)
 
 
-def windows_to_archive(
-    archiver: Archiver, spec: JobSpec, now: datetime
-) -> list[tuple[Window, int | None]]:
-    """What this run archives, oldest first, each with what Elasticsearch holds for it.
+#: An hour this run archives: what Elasticsearch holds for it, and its committed manifest.
+Due = tuple[Window, int | None, Manifest | None]
+
+
+def windows_to_archive(archiver: Archiver, spec: RunJob, now: datetime) -> list[Due]:
+    """What this run archives, oldest first, each with what Elasticsearch holds for it and
+    its committed manifest (None: not committed), which the archiver then need not read.
 
     Settled hours of ``run.archive_lookback_hours`` without a commit (at most
     ``run.max_windows_per_run``), then committed hours of ``run.recheck_lookback_hours``
@@ -83,23 +85,21 @@ def windows_to_archive(
     live = archiver.live_counts(span[0].start, span[-1].end)
     new_from = hour - timedelta(hours=cfg.archive_lookback_hours)
     recheck_from = hour - timedelta(hours=cfg.recheck_lookback_hours)
-    todo: list[tuple[Window, int | None]] = []
-    stale: list[tuple[Window, int | None]] = []
+    todo: list[Due] = []
+    stale: list[Due] = []
     for w in span:
         manifest = archiver.committed(w)
         if manifest is None:
             if w.start >= new_from:
-                todo.append((w, live.get(w)))
+                todo.append((w, live.get(w), None))
         elif w.start >= recheck_from and w in live and archiver.late_documents(manifest, live[w]):
-            stale.append((w, live[w]))
+            stale.append((w, live[w], manifest))
     return _bounded(todo, cfg.max_windows_per_run, "to be archived") + _bounded(
         stale, cfg.max_rearchive_per_run, "with late documents to be re-archived"
     )
 
 
-def _bounded(
-    items: list[tuple[Window, int | None]], most: int, what: str
-) -> list[tuple[Window, int | None]]:
+def _bounded(items: list[Due], most: int, what: str) -> list[Due]:
     if len(items) > most:
         log.warning("%d hours wait %s; this run takes the oldest %d", len(items), what, most)
     return items[:most]
@@ -108,7 +108,7 @@ def _bounded(
 class ScheduledRun:
     """One pass; each stage is a method so the order and the failure handling read plainly."""
 
-    def __init__(self, spec: JobSpec, now: datetime | None = None, dry_run: bool = False) -> None:
+    def __init__(self, spec: RunJob, now: datetime | None = None, dry_run: bool = False) -> None:
         self.spec = spec
         self.now = now or utcnow()
         self.hour = floor_hour(self.now)
@@ -140,9 +140,12 @@ class ScheduledRun:
             self.report.skipped.append("archive (run.archive = false)")
             return
         archiver = Archiver(self.spec)
-        for window, indexed in windows_to_archive(archiver, self.spec, self.now):
+        # Under the run lease no other scheduled run commits meanwhile, so the manifests read
+        # while planning are passed on (the archiver reads one again only if it finishes an
+        # interrupted commit of that hour first).
+        for window, indexed, previous in windows_to_archive(archiver, self.spec, self.now):
             self.report.archive.results.append(
-                archiver.archive_window(window, now=self.now, indexed=indexed)
+                archiver.archive_window(window, now=self.now, indexed=indexed, previous=previous)
             )
 
     def check(self) -> None:
@@ -178,7 +181,7 @@ class ScheduledRun:
         )
 
 
-def run_job(spec: JobSpec, now: datetime | None = None, dry_run: bool = False) -> RunReport:
+def run_job(spec: RunJob, now: datetime | None = None, dry_run: bool = False) -> RunReport:
     """Run one scheduled pass; push its metrics when a Pushgateway is configured."""
     started = time.time()
     report: RunReport | None = None
@@ -190,7 +193,7 @@ def run_job(spec: JobSpec, now: datetime | None = None, dry_run: bool = False) -
             _push(spec, report, started)
 
 
-def _push(spec: JobSpec, report: RunReport | None, started: float) -> None:
+def _push(spec: RunJob, report: RunReport | None, started: float) -> None:
     m = RunMetrics(spec.name, started=started)
     if report is not None:
         m.exit_code = report.exit_code
