@@ -34,7 +34,7 @@ from .common import handle_errors
 )
 @click.option(
     "--per-hour",
-    default=1200,
+    default=400,
     show_default=True,
     type=click.IntRange(200, 100_000),
     help="Mean requests per hour.",

@@ -195,7 +195,7 @@ def run_demo(
     out_dir: Path | None = None,
     now: datetime | None = None,
     hours: int = 48,
-    per_hour: int = 1200,
+    per_hour: int = 400,
 ) -> DemoReport:
     """Run the demo end to end and return what happened."""
     p = plan(now or utcnow(), hours, per_hour)
