@@ -114,14 +114,8 @@ def job_engine(
 
 def athena_settings(cfg: CheckConfig) -> AthenaSettings:
     """The check's ``athena_*`` settings, as the engine registry takes them."""
-    return AthenaSettings(
-        database=cfg.athena_database,
-        workgroup=cfg.athena_workgroup,
-        output_location=cfg.athena_output_location,
-        catalog=cfg.athena_catalog,
-        poll_interval_s=cfg.athena_poll_interval_s,
-        timeout_s=cfg.athena_timeout_s,
-    )
+    names = AthenaSettings.__dataclass_fields__
+    return AthenaSettings(**{name: getattr(cfg, f"athena_{name}") for name in names})
 
 
 def _duckdb_views(

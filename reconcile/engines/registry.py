@@ -7,7 +7,7 @@ client and Athena never loads DuckDB.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
 from . import Engine, TableSource
@@ -48,13 +48,5 @@ def open_engine(
     if kind == "athena":
         from .athena import AthenaEngine
 
-        s = athena or AthenaSettings()
-        return AthenaEngine(
-            database=s.database,
-            workgroup=s.workgroup,
-            output_location=s.output_location,
-            catalog=s.catalog,
-            poll_interval_s=s.poll_interval_s,
-            timeout_s=s.timeout_s,
-        )
+        return AthenaEngine(**asdict(athena or AthenaSettings()))
     raise ConfigError(f"check.engine: unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
