@@ -897,7 +897,8 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
     for r in results:
         for run in r.runs:
             if not run.ok:
-                lines.append(f"| {r.size:,} | {run.variant} | failed: {run.message[:80]} | | | | |")
+                why = " ".join(run.message.split())[:80].replace("|", "/")
+                lines.append(f"| {r.size:,} | {run.variant} | failed: {why} | | | | |")
                 continue
             startup = "" if run.startup_cpu_s is None else f"{run.startup_cpu_s:.1f}"
             server = run.server_cpu_s_per_mdocs

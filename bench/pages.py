@@ -132,6 +132,82 @@ def measure(pages: list[bytes], mapping: dict[str, Any], rounds: int) -> dict[st
     return {stage: round(s / docs * 1e6, 2) for stage, s in spent.items()}
 
 
+def _hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def replay(pages_dir: Path, docs: int, slices: int) -> dict[str, float]:
+    """In this process: ``docs`` documents of the captured pages (cycled) through the
+    archive's convert and Parquet path, ``slices`` writers as in a window read with that
+    many slices, files handed to a sink that deletes them; peak RSS and CPU."""
+    import pyarrow as pa  # noqa: F401  (imports before the baseline, as in the archive)
+
+    from reconcile.archive.config import ArchiveConfig
+    from reconcile.archive.direct import PageConverter
+    from reconcile.archive.layout import FileEntry
+    from reconcile.archive.schema import build_schema
+    from reconcile.archive.writer import ParquetSliceWriter
+    from reconcile.source.page import decode_page
+
+    bodies = [p.read_bytes() for p in sorted(pages_dir.glob("page-*.json"))]
+    mapping = json.loads((pages_dir / "mapping.json").read_text())
+    schema = build_schema(mapping, "@timestamp")
+    cfg = ArchiveConfig()
+    base = _hwm_mb()
+    cpu0 = time.process_time()
+
+    def sink(local: Path, name: str, rows: int) -> FileEntry:
+        size = local.stat().st_size
+        local.unlink()
+        return FileEntry(name, rows, size)
+
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
+        buffer = cfg.buffer_mb * 1024 * 1024 // slices
+        parts = [
+            (PageConverter(schema, cfg.max_doc_bytes),
+             ParquetSliceWriter(schema.arrow, cfg, i, Path(tmp), sink, buffer))
+            for i in range(slices)
+        ]  # fmt: skip
+        done = i = 0
+        while done < docs:
+            conv, writer = parts[i % slices]
+            page = decode_page(bodies[i % len(bodies)], "replay")
+            for batch, _ in conv.convert(page):
+                if batch is not None:
+                    writer.write(batch)
+            done += len(page)
+            i += 1
+            del page
+        for _, writer in parts:
+            writer.close()
+    return {
+        "docs": done,
+        "peak_rss_mb": round(_hwm_mb(), 1),
+        "after_imports_mb": round(base, 1),
+        "cpu_s_per_mdocs": round((time.process_time() - cpu0) / done * 1e6, 2),
+    }
+
+
+def memory(pages: list[bytes], mapping: dict[str, Any], sizes: list[int], slices: int) -> list[Any]:
+    """Each size in a fresh process (so each peak RSS is its own)."""
+    import subprocess
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        d = Path(tmp)
+        for n, body in enumerate(pages):
+            (d / f"page-{n:04d}.json").write_bytes(body)
+        (d / "mapping.json").write_text(json.dumps(mapping))
+        for size in sizes:
+            cmd = [sys.executable, "-m", "bench.pages", "--replay", str(d), str(size), str(slices)]
+            res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+            out.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return out
+
+
 def markdown(result: dict[str, Any]) -> str:
     us = result["us_per_doc"]
     raw = us["raw reader: orjson.loads of the response"]
@@ -155,9 +231,35 @@ def markdown(result: dict[str, Any]) -> str:
         f"reader only decodes it, for {raw:.2f} µs. Pages that do not fit their columns "
         f"exactly take the row path instead: {row:.2f} µs per document.",
         "",
+        *_memory_lines(result.get("memory", [])),
         f"Command: `{result['command']}`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _memory_lines(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "Memory: the same pages replayed (cycled) through the archive's convert and Parquet "
+        f"path, {rows[0].get('slices', 4)} slice writers with the default buffer, files "
+        "deleted as they are finished; one fresh process per size, no server, no upload:",
+        "",
+        "| documents | peak RSS MB | of it, imports MB | CPU s per million documents |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {r['docs']:,} | {r['peak_rss_mb']:.0f} | {r['after_imports_mb']:.0f} | "
+            f"{r['cpu_s_per_mdocs']:.1f} |"
+            for r in rows
+        ),
+    ]
+    first, last = rows[0]["peak_rss_mb"], rows[-1]["peak_rss_mb"]
+    lines += [
+        "",
+        f"Peak RSS growth {rows[0]['docs']:,} → {rows[-1]['docs']:,}: {last / first - 1:+.1%}.",
+        "",
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +268,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--page-size", type=int, default=5_000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--write-docs", action="store_true")
+    p.add_argument(
+        "--memory",
+        type=int,
+        nargs="*",
+        default=[250_000, 1_000_000],
+        help="document counts for the memory replay (none: skip it)",
+    )
+    p.add_argument("--slices", type=int, default=4)
+    p.add_argument("--replay", nargs=3, metavar=("DIR", "DOCS", "SLICES"), help=argparse.SUPPRESS)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--replay"]:
+        d, n, k = args[1:4]
+        row = replay(Path(d), int(n), int(k))
+        print(json.dumps({**row, "slices": int(k)}))
+        return 0
     a = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     try:
@@ -182,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "command": "python -m bench.pages " + " ".join(argv if argv is not None else sys.argv[1:]),
         "us_per_doc": measure(pages, mapping, a.rounds),
+        "memory": memory(pages, mapping, sorted(a.memory), a.slices) if a.memory else [],
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "pages-latest.json").write_text(
