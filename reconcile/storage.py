@@ -360,8 +360,8 @@ class S3Store(ObjectStore):
                     f"delete {first.get('Key')} on {self.uri}: {first.get('Message')}"
                 )
 
-    def move(self, src: str, dst: str) -> None:
-        # Managed copy: server-side, multipart above 5 GB; no bytes pass through this process.
+    def _managed_copy(self, src: str, dst: str) -> None:
+        # Server-side, multipart above 5 GB; no bytes pass through this process.
         self._call(
             f"copy {src} -> {dst}",
             self.client.copy,
@@ -370,6 +370,9 @@ class S3Store(ObjectStore):
             self._key(dst),
             ExtraArgs=self._extra_args() or None,
         )
+
+    def move(self, src: str, dst: str) -> None:
+        self._managed_copy(src, dst)
         self.delete([src])
 
     def place(self, moves: Iterable[tuple[str, str, int]]) -> None:
@@ -377,14 +380,7 @@ class S3Store(ObjectStore):
         # would HEAD each source first to learn its size); the sources stay (see above).
         for src, dst, size in moves:
             if size > SINGLE_COPY_MAX:
-                self._call(
-                    f"copy {src} -> {dst}",
-                    self.client.copy,
-                    {"Bucket": self.bucket, "Key": self._key(src)},
-                    self.bucket,
-                    self._key(dst),
-                    ExtraArgs=self._extra_args() or None,
-                )
+                self._managed_copy(src, dst)
                 continue
             self._call(
                 f"copy {src} -> {dst}",
