@@ -237,11 +237,12 @@ class S3Store(ObjectStore):
 
     @cached_property
     def client(self) -> Any:
-        import boto3
         from botocore.config import Config
 
+        from .aws import session
+
         cfg = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
-        return boto3.session.Session().client("s3", endpoint_url=_endpoint_url(), config=cfg)
+        return session().client("s3", endpoint_url=_endpoint_url(), config=cfg)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -392,10 +393,11 @@ class S3Store(ObjectStore):
             )
 
     def arrow(self) -> tuple[pyarrow.fs.FileSystem, str]:
-        import boto3
         import pyarrow.fs
 
-        session = boto3.session.Session()
+        from .aws import session as aws_session
+
+        session = aws_session()
         creds = session.get_credentials()
         kwargs: dict[str, Any] = {"region": session.region_name or "us-east-1"}
         endpoint = _endpoint_url()

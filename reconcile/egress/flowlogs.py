@@ -367,10 +367,11 @@ def top_talkers(
 
 def lookup_interfaces(gateways: list[str], region: str | None = None) -> dict[str, str]:
     """NAT gateway id -> primary network interface id, through EC2 DescribeNatGateways."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.session.Session().client("ec2", region_name=region)
+    from ..aws import session
+
+    client = session().client("ec2", region_name=region)
     try:
         resp = client.describe_nat_gateways(NatGatewayIds=gateways)
     except (ClientError, BotoCoreError) as exc:

@@ -33,11 +33,12 @@ Series = dict[tuple[str, str], dict[datetime, float]]
 
 def cloudwatch_client(region: str | None = None) -> Any:
     """A CloudWatch client honouring the AWS environment (including ``AWS_ENDPOINT_URL``)."""
-    import boto3
     from botocore.config import Config
 
+    from ..aws import session
+
     cfg = Config(retries={"mode": "standard", "max_attempts": 8})
-    return boto3.session.Session().client("cloudwatch", region_name=region, config=cfg)
+    return session().client("cloudwatch", region_name=region, config=cfg)
 
 
 def align(t: datetime, period: timedelta) -> datetime:

@@ -89,11 +89,12 @@ class AthenaEngine(Engine):
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
+            from ..aws import session
+
             cfg = Config(retries={"mode": "standard", "max_attempts": 8})
-            self._client = boto3.session.Session().client("athena", config=cfg)
+            self._client = session().client("athena", config=cfg)
         return self._client
 
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -285,9 +286,9 @@ def apply_tables(
     """Create or update ``(name, CREATE statement, wanted columns or None)`` in the
     engine's database through Athena; returns ``(name, action, query ids)`` per table."""
     if glue is None:
-        import boto3
+        from ..aws import session
 
-        glue = boto3.session.Session().client("glue")
+        glue = session().client("glue")
     target = engine.database
     engine.database = "default"  # the context of CREATE DATABASE must already exist
     try:

@@ -91,9 +91,9 @@ def resolve_region(cfg: ExpectedConfig) -> str:
     """``expected.region``, else the AWS chain's region; ``ConfigError`` when neither is set."""
     if cfg.region:
         return cfg.region
-    import boto3
+    from ..aws import session
 
-    region = boto3.session.Session().region_name
+    region = session().region_name
     if not region:
         raise ConfigError(
             "expected.region: not set and no AWS region configured "

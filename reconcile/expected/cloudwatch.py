@@ -80,10 +80,11 @@ def series_for(cfg: ExpectedConfig) -> list[Series]:
 
 def make_client(region: str | None = None) -> Any:
     """A CloudWatch client from the AWS chain (honours ``AWS_ENDPOINT_URL``), with retries."""
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
+    from ..aws import session as aws_session
+
+    session = aws_session(region)
     if not session.region_name:
         raise ConfigError(
             "expected.region: not set and no AWS region configured "
