@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -117,6 +118,7 @@ class PageConverter:
         self._arrays: set[str] = set()  # top-level string columns seen holding arrays
         self._ts_type: pa.DataType = pa.string()  # the source's own copy of the timestamp
         self._options: pj.ParseOptions | None = None
+        self._millis_frame = (b"{" + orjson.dumps(self.ts) + b':["', b'"]}')
         self._fields = pj.ParseOptions(
             explicit_schema=pa.schema([pa.field(self.ts, pa.list_(pa.string()))]),
             unexpected_field_behavior="error",
@@ -164,7 +166,14 @@ class PageConverter:
 
     def _timestamps(self, hits: list[Hit]) -> pa.Array:
         """The timestamp docvalues (epoch millis text), as Elasticsearch indexed them."""
-        table = _read(b"\n".join([h.fields for h in hits]), len(hits), self._fields)
+        text = b"\n".join([h.fields for h in hits])
+        millis = self._plain_millis(text, len(hits))
+        if millis is not None:
+            return millis
+        try:
+            table = _read(text, len(hits), self._fields)
+        except pa.ArrowInvalid as exc:  # another docvalue, a number: the row path decides
+            raise _Decline(f"timestamp docvalue: {exc}") from None
         first = pc.list_element(table.column(self.ts).combine_chunks(), 0)
         if first.null_count:
             raise _Decline("a hit without the timestamp docvalue")
@@ -172,6 +181,20 @@ class PageConverter:
             return first.cast(pa.int64()).cast(_TS)
         except pa.ArrowInvalid as exc:
             raise _Decline(f"timestamp docvalue: {exc}") from None
+
+    def _plain_millis(self, text: bytes, rows: int) -> pa.Array | None:
+        """The docvalues when every one is exactly ``{"<ts>":["<millis>"]}``, as servers
+        write them, without a JSON parse; None for any other shape (the parse decides)."""
+        head, tail = self._millis_frame
+        if not (text.startswith(head) and text.endswith(tail)):
+            return None
+        digits = text[len(head) : -len(tail)].split(tail + b"\n" + head)
+        if len(digits) != rows:
+            return None
+        try:  # the cast refuses anything but an integer: a second value, a quote, a space
+            return pa.array(digits, pa.string()).cast(pa.int64()).cast(_TS)
+        except pa.ArrowInvalid:
+            return None
 
     def _source_options(self) -> pj.ParseOptions:
         if self._options is not None:

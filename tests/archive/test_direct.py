@@ -49,22 +49,26 @@ def schema(arrays: tuple[str, ...] = ("ports",)) -> Any:
     return build_schema({"logs-a": {"properties": MAPPING}}, "@timestamp", arrays)
 
 
-def response(docs: list[Any], raw: bool = False) -> bytes:
-    """A search response holding ``docs`` as the sources of its hits."""
+def response(docs: list[Any], raw: bool = False, fields: list[str] | None = None) -> bytes:
+    """A search response holding ``docs`` as the sources of its hits (and ``fields`` as
+    their docvalue texts, if given)."""
     hits = []
     for i, d in enumerate(docs):
         src = d if raw else orjson.dumps(d).decode()
+        docvalue = fields[i] if fields else f'{{"@timestamp":["{TS_MS + i}"]}}'
         hits.append(
             f'{{"_index":"logs-a","_id":"id{i}","_score":null,"_source":{src},'
-            f'"fields":{{"@timestamp":["{TS_MS + i}"]}},"sort":[{i}]}}'
+            f'"fields":{docvalue},"sort":[{i}]}}'
         )
     return ('{"took":1,"timed_out":false,"hits":{"hits":[' + ",".join(hits) + "]}}").encode()
 
 
-def both(docs: list[Any], raw: bool = False, **kw: Any) -> tuple[PageConverter, pa.Table, pa.Table]:
+def both(
+    docs: list[Any], raw: bool = False, fields: list[str] | None = None, **kw: Any
+) -> tuple[PageConverter, pa.Table, pa.Table]:
     """The page through the page converter and, separately, through the row path."""
     sch = schema(**kw)
-    page = decode_page(response(docs, raw), "test")
+    page = decode_page(response(docs, raw, fields), "test")
     conv = PageConverter(sch, 10_000)
     direct = [b for b, _ in conv.convert(page) if b is not None]
     rows, _ = RowConverter(sch, 10_000).convert(page.dicts())
@@ -76,8 +80,10 @@ def both(docs: list[Any], raw: bool = False, **kw: Any) -> tuple[PageConverter, 
     )
 
 
-def assert_direct(docs: list[Any], raw: bool = False, **kw: Any) -> None:
-    conv, direct, rows = both(docs, raw, **kw)
+def assert_direct(
+    docs: list[Any], raw: bool = False, fields: list[str] | None = None, **kw: Any
+) -> None:
+    conv, direct, rows = both(docs, raw, fields, **kw)
     assert conv.tally.direct_pages == 1, "expected the direct path"
     assert direct.equals(rows), (direct.to_pylist(), rows.to_pylist())
 
@@ -120,6 +126,35 @@ def assert_declines(docs: list[Any], raw: bool = False) -> None:
 )
 def test_fitting_pages_take_the_direct_path_and_match_the_row_path(docs: list[Any]) -> None:
     assert_direct(docs)
+
+
+def test_plain_docvalues_skip_the_json_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.json as pj
+
+    calls: list[int] = []
+    real = pj.read_json
+    monkeypatch.setattr(pj, "read_json", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert_direct([BASE, BASE, BASE])
+    assert len(calls) == 1  # the sources only: the docvalues were read without a parse
+
+
+@pytest.mark.parametrize(
+    "docvalue",
+    [
+        '{ "@timestamp" : [ "%d" ] }',  # spaced out
+        '{"@timestamp":["\\u0031%d"]}',  # an escaped digit (the value gains a leading 1)
+        '{"@timestamp":["%d","1"]}',  # two values: the first counts
+        '{"@timestamp":[%d]}',  # a number, not text
+        '{"@timestamp":["-%d"]}',  # before 1970
+        '{"@timestamp":["%d"],"other":["x"]}',  # another docvalue beside it
+    ],
+    ids=["spaces", "escape", "two-values", "number", "negative", "other-field"],
+)
+def test_other_docvalue_shapes_are_parsed_as_the_row_path_reads_them(docvalue: str) -> None:
+    texts = [docvalue.replace("%d", str(TS_MS + i)) for i in range(3)]
+    conv, direct, rows = both([BASE, BASE, BASE], fields=texts)
+    assert direct.equals(rows), (direct.to_pylist(), rows.to_pylist())
+    assert conv.tally.direct_pages + conv.tally.row_pages == 1
 
 
 def test_pretty_printed_sources_are_parsed_directly() -> None:
