@@ -25,8 +25,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+from msgspec import Raw
 
-from ..source.page import Hit, Page
+from ..source.page import Page
 from .convert import Reject, RowConverter
 from .schema import EXTRA_COLUMN, ID_COLUMN, INDEX_COLUMN, FieldType, WindowSchema
 
@@ -143,14 +144,17 @@ class PageConverter:
 
     def _direct(self, page: Page) -> pa.RecordBatch:
         hits = page.hits
-        if not all(h.source for h in hits):
+        sources = [h.source for h in hits]
+        sizes = list(map(len, sources))
+        if min(sizes) == 0:
             raise _Decline("a hit without _source")
-        if max(len(h.source) for h in hits) > self.max_doc_bytes:
+        if max(sizes) > self.max_doc_bytes:
             raise _Decline("a source over max_doc_bytes")
-        if not all(h.fields for h in hits):
+        docvalues = [h.fields for h in hits]
+        if min(map(len, docvalues)) == 0:
             raise _Decline("a hit without the timestamp docvalue")
-        ts = self._timestamps(hits)
-        parsed = self._parse_sources(hits)
+        ts = self._timestamps(docvalues)
+        parsed = self._parse_sources(sources)
         columns = {
             ID_COLUMN: pa.array([h.id for h in hits], pa.string()),
             INDEX_COLUMN: pa.array([h.index for h in hits], pa.string()),
@@ -164,14 +168,14 @@ class PageConverter:
             [columns[f.name] for f in self.arrow_schema], schema=self.arrow_schema
         )
 
-    def _timestamps(self, hits: list[Hit]) -> pa.Array:
+    def _timestamps(self, docvalues: list[Raw]) -> pa.Array:
         """The timestamp docvalues (epoch millis text), as Elasticsearch indexed them."""
-        text = b"\n".join([h.fields for h in hits])
-        millis = self._plain_millis(text, len(hits))
+        text = b"\n".join(docvalues)
+        millis = self._plain_millis(text, len(docvalues))
         if millis is not None:
             return millis
         try:
-            table = _read(text, len(hits), self._fields)
+            table = _read(text, len(docvalues), self._fields)
         except pa.ArrowInvalid as exc:  # another docvalue, a number: the row path decides
             raise _Decline(f"timestamp docvalue: {exc}") from None
         first = pc.list_element(table.column(self.ts).combine_chunks(), 0)
@@ -208,13 +212,13 @@ class PageConverter:
         )
         return self._options
 
-    def _parse_sources(self, hits: list[Hit]) -> pa.Table:
+    def _parse_sources(self, sources: list[Raw]) -> pa.Table:
         """The page's sources as one table; learns (once per column) that a string column
         holds arrays, or that the source's timestamp is a number, and reads again."""
-        text = b"\n".join([h.source for h in hits])
+        text = b"\n".join(sources)
         for _ in range(3):
             try:
-                return _read(text, len(hits), self._source_options())
+                return _read(text, len(sources), self._source_options())
             except pa.ArrowInvalid as exc:
                 if not self._adapt(str(exc)):
                     raise _Decline(str(exc)) from None
