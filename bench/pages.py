@@ -84,6 +84,7 @@ def measure(pages: list[bytes], mapping: dict[str, Any], rounds: int) -> dict[st
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from reconcile.archive.config import ArchiveConfig
     from reconcile.archive.convert import RowConverter
     from reconcile.archive.direct import PageConverter
     from reconcile.archive.schema import build_schema
@@ -106,9 +107,15 @@ def measure(pages: list[bytes], mapping: dict[str, Any], rounds: int) -> dict[st
     def convert_rows(hits: list[dict[str, Any]]) -> list[Any]:
         return [rows.convert(hits[i : i + 1024]) for i in range(0, len(hits), 1024)]
 
-    def encode(table: pa.Table) -> None:
+    cfg = ArchiveConfig()
+
+    def encode(table: pa.Table) -> None:  # the archive's codec and level
         pq.write_table(
-            table, io.BytesIO(), compression="zstd", compression_level=3, coerce_timestamps="ms"
+            table,
+            io.BytesIO(),
+            compression=cfg.compression,
+            compression_level=cfg.compression_level,
+            coerce_timestamps="ms",
         )
 
     for round_no in range(rounds + 1):
@@ -122,7 +129,7 @@ def measure(pages: list[bytes], mapping: dict[str, Any], rounds: int) -> dict[st
             batches = timed("PageConverter (Arrow JSON reader)", convert_direct, page)
             hits = timed("row path instead: each source to a dict (orjson)", page.dicts)
             timed("row path instead: RowConverter over the dicts", convert_rows, hits)
-            timed("zstd Parquet encoding", encode, pa.Table.from_batches(batches))
+            timed("Parquet encoding (the archive's codec)", encode, pa.Table.from_batches(batches))
             # One page alive at a time, as in the archive: the collector's work in the next
             # page's stages must not depend on what this one left behind.
             del page, batches, hits

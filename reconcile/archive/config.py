@@ -20,8 +20,9 @@ class ArchiveConfig(BaseModel):
     """s3://bucket/prefix, file:///path or a local path. Hive layout dt=YYYY-MM-DD/hour=HH below it."""
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     """Parquet compression codec."""
-    compression_level: int | None = 3
-    """Codec level (zstd 1-22); None for the codec default."""
+    compression_level: int | None = 1
+    """Codec level (zstd 1-22); None for the codec default. Level 1 is Arrow's default: on
+    access logs it encodes about a quarter faster than 3 for files within a few percent."""
     row_group_rows: int = Field(131_072, ge=1_000)
     """Most rows in one Parquet row group."""
     buffer_mb: int = Field(32, ge=4)
