@@ -40,9 +40,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,11 @@ class Run:
     work_cpu_s: float | None = None
     work_wall_s: float | None = None
     server_cpu_s: float | None = None
+    #: The server's own peak RSS (``VmHWM``): on noida-db, a server started for this run.
+    server_peak_rss_mb: float | None = None
     message: str = ""
+    #: Modules the measured work imported (start-up should have imported them all).
+    imported_in_work: list[str] = field(default_factory=list)
 
     @property
     def cpu_s(self) -> float:
@@ -292,18 +296,25 @@ def worker_raw_opensearch(a: argparse.Namespace) -> None:
 def worker_reconcile(a: argparse.Namespace) -> None:
     """The ``reconcile`` console script's entry point, with the flags a user would give."""
     # Start-up, as for raw (which imports its client and creates it before the clock
-    # starts): the modules the archive command loads, and the AWS SDK's S3 model, which
-    # every S3 client of the process shares (reconcile.aws). The clients themselves are
-    # still created inside the measured work.
+    # starts): the modules the archive command loads (its CLI module, both server clients:
+    # source.kind = auto asks with opensearch-py), and the AWS SDK's S3 model, which every
+    # S3 client of the process shares (reconcile.aws). The clients themselves are still
+    # created inside the measured work; modules imported there are listed in the stats.
+    import elasticsearch  # noqa: F401
+    import opensearchpy  # noqa: F401
     import pyarrow.json
     import pyarrow.parquet  # noqa: F401
+    import pythonjsonlogger.json  # noqa: F401  (the CLI's JSON logs)
 
     import reconcile.archive.run
-    import reconcile.source.factory  # noqa: F401
+    import reconcile.cli.archive
+    import reconcile.source.elastic
+    import reconcile.source.opensearch  # noqa: F401
     from reconcile.aws import session
     from reconcile.cli import cli
 
     session().client("s3", region_name="us-east-1")
+    before = set(sys.modules)
 
     args = [
         "archive",
@@ -334,6 +345,7 @@ def worker_reconcile(a: argparse.Namespace) -> None:
     _stats(
         a.stats,
         exit_code=code,
+        imported_in_work=sorted(set(sys.modules) - before),
         startup_cpu_s=cpu0,
         work_cpu_s=time.process_time() - cpu0,
         work_wall_s=time.perf_counter() - wall0,
@@ -404,22 +416,44 @@ def worker_main(argv: list[str]) -> None:
 # -- measuring a subprocess ---------------------------------------------------------------
 
 
+def _servers() -> list[Any]:
+    """The server processes (noida-db, osmem-server) started here, as psutil processes."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            line = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if "noida" in line or "osmem" in line:
+            found.append(proc)
+    return found
+
+
 def _server_cpu() -> float | None:
-    """CPU seconds used so far by the server processes (noida-db, osmem-server) started here."""
+    """CPU seconds used so far by the server processes started here."""
     try:
         import psutil
     except ImportError:
         return None
     total = 0.0
-    for proc in psutil.Process().children(recursive=True):
+    for proc in _servers():
         try:
-            line = " ".join(proc.cmdline())
-            if "noida" in line or "osmem" in line:
-                t = proc.cpu_times()
-                total += t.user + t.system
+            t = proc.cpu_times()
         except psutil.Error:
             continue
+        total += t.user + t.system
     return total
+
+
+def _server_hwm_mb() -> float | None:
+    """The server processes' peak resident sets so far, summed."""
+    try:
+        procs = _servers()
+    except ImportError:
+        return None
+    return sum(_hwm_kb(p.pid) for p in procs) / 1024
 
 
 @dataclass(slots=True)
@@ -431,6 +465,7 @@ class Measured:
     peak_rss_mb: float
     server_cpu_s: float | None
     timed_out: bool
+    server_peak_rss_mb: float | None = None
 
 
 def _hwm_kb(pid: int) -> int:
@@ -520,6 +555,7 @@ def measure(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> M
         peak_rss_mb=sampler.peak_kb / 1024,
         server_cpu_s=None if server0 is None or server1 is None else server1 - server0,
         timed_out=expired.is_set(),
+        server_peak_rss_mb=_server_hwm_mb(),
     )
 
 
@@ -605,6 +641,7 @@ def run_variant(variant: str, p: Params, size: int, rep: int, s3_url: str, timeo
         sys_s=round(m.sys_s, 3),
         peak_rss_mb=round(m.peak_rss_mb, 1),
         server_cpu_s=None if m.server_cpu_s is None else round(m.server_cpu_s, 3),
+        server_peak_rss_mb=None if m.server_peak_rss_mb is None else round(m.server_peak_rss_mb),
     )
     if stats.exists():
         facts = json.loads(stats.read_text())
@@ -612,6 +649,7 @@ def run_variant(variant: str, p: Params, size: int, rep: int, s3_url: str, timeo
         run.work_cpu_s = round(facts["work_cpu_s"], 3)
         run.work_wall_s = round(facts["work_wall_s"], 3)
         run.docs = int(facts.get("docs", 0))
+        run.imported_in_work = list(facts.get("imported_in_work", []))
     if variant == "reconcile":
         run.docs = archived_rows(log.with_suffix(".out"), s3_url, archive_prefix)
     elif variant == "elasticdump" and out_file.exists():
@@ -816,10 +854,12 @@ def _mark(ok: bool) -> str:
 
 
 METHOD = """\
-One command loads a fresh local noida-db with N synthetic access-log documents
+One command loads a local noida-db with N synthetic access-log documents
 (`reconcile.demo.es_docs`, about 450 bytes of JSON each, explicit mapping) in **one index and one
 hour window**, then runs each variant in its own subprocess over that same index. Loading
-is not measured; the bench waits for the server to go idle before the first variant.
+is not measured. Each variant gets a noida-db of its own, started over the loaded data
+directory (its document count checked), because noida-db keeps what every point in time
+touched: its memory grows run after run. The bench waits for the server to go idle first.
 
 - **raw**: the limit. Point in time + `search_after` on `_shard_doc` with reconcile's own
   client settings (elasticsearch-py, orjson serializer, no transport retries) and request
@@ -834,11 +874,18 @@ is not measured; the bench waits for the server to go idle before the first vari
 
 Client figures are the measured process tree's own (`wait4`): wall-clock from spawn to
 exit (docs/s = N / wall), user + sys CPU seconds per million documents, and peak RSS
-(`VmHWM`, sampled; not `ru_maxrss`, which carries the bench parent's own peak). "Startup" is the CPU a Python variant spent before its work began (imports,
-client set-up). Server CPU is noida-db's, measured around each run. noida-db shares the two
-cores with the client, is far slower than Elasticsearch, and its scroll is cheaper than its
-point-in-time search (see the server column for naive), so read the ratios, not the
-absolute rates. Every run's document count is checked (reconcile's from its manifest in S3).
+(`VmHWM`, sampled; not `ru_maxrss`, which carries the bench parent's own peak).
+"Startup" is the CPU a Python variant spent before its work began: imports and client
+set-up. For raw that is its client library and its client; for reconcile the modules the
+archive command imports (both server clients, since `source.kind = auto` asks with
+opensearch-py) and the AWS SDK's S3 model, which all of a process's S3 clients share
+(`reconcile/aws.py`). The clients reconcile creates stay inside its measured work, and the
+bench records any module the work imports. Server CPU and peak RSS are noida-db's, for the
+server started for that run. noida-db shares the two cores with the client, is far slower
+than Elasticsearch (its counts and aggregations scan every document), and its scroll is
+cheaper than its point-in-time search (see the server column for naive), so read the
+ratios, not the absolute rates. Every run's document count is checked (reconcile's from
+its manifest in S3).
 """
 
 
@@ -895,21 +942,23 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
         ]
     lines += [
         "| docs | variant | docs/s | client CPU s / M docs | of which startup s "
-        "| peak RSS MB | server CPU s / M docs |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| peak RSS MB | server CPU s / M docs | server peak RSS MB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for run in r.runs:
             if not run.ok:
                 why = " ".join(run.message.split())[:80].replace("|", "/")
-                lines.append(f"| {r.size:,} | {run.variant} | failed: {why} | | | | |")
+                lines.append(f"| {r.size:,} | {run.variant} | failed: {why} | | | | | |")
                 continue
             startup = "" if run.startup_cpu_s is None else f"{run.startup_cpu_s:.1f}"
             server = run.server_cpu_s_per_mdocs
+            server_mb = run.server_peak_rss_mb
             lines.append(
                 f"| {r.size:,} | {run.variant} | {run.docs_per_s:,.0f} | "
                 f"{run.cpu_s_per_mdocs:,.0f} | {startup} | {run.peak_rss_mb:,.0f} | "
-                f"{'' if server is None else f'{server:,.0f}'} |"
+                f"{'' if server is None else f'{server:,.0f}'} | "
+                f"{'' if server_mb is None else f'{server_mb:,.0f}'} |"
             )
     lines += ["", "Targets, reconcile against raw on the same index:", ""]
     for e in summary["per_size"]:
@@ -1135,37 +1184,94 @@ class Bench:
 
         index = daily_index(INDEX_PREFIX, WINDOW_START)
         server = self.opts.server
-        start = opensearch_server if server == "osmem" else elasticsearch_server
-        with scratch_dir(f"bench-archive-{size}-") as work, start(work) as es_url:
-            _say(f"[{size:,}] loading into {server} at {es_url} (not measured) ...")
-            load_s = load_index(es_url, index, size, server)
-            index_mb = dir_mb(work / "noida-data")  # osmem-server holds it in memory: 0
-            _say(
-                f"[{size:,}] loaded in {load_s:.0f}s ({size / load_s:,.0f} docs/s), "
-                f"{index_mb:,.0f} MB on disk; waited {settle():.0f}s for the server to go idle"
-            )
-            result = SizeResult(size, round(load_s, 1), round(index_mb, 1))
-            params = Params(es_url, index, self.opts.page_size, self.opts.slices, work, server)
-            runs: dict[str, list[Run]] = {v: [] for v in self.opts.variants}
-            for rep in range(self.opts.repeat):
-                for variant in self.opts.variants:
-                    run = run_variant(variant, params, size, rep, self.s3_url, self.opts.timeout)
-                    runs[variant].append(run)
-                    _say(f"[{size:,}] {_describe(run)}")
-            result.runs = [median_run(runs[v]) for v in self.opts.variants]
-            if self.opts.profile:
-                for variant in ("raw", "reconcile"):
-                    svg = profile_variant(variant, params, size, self.s3_url, self.opts.profile)
-                    _say(f"[{size:,}] {variant} profile: {svg}")
+        with scratch_dir(f"bench-archive-{size}-") as work:
+            if server == "osmem":  # in memory: one server holds the index for every variant
+                with opensearch_server(work) as es_url:
+                    result = self.load(size, es_url, index, work)
+                    self.measure(
+                        result,
+                        Params(es_url, index, self.opts.page_size, self.opts.slices, work, server),
+                        None,
+                    )
+                return result
+            # noida-db keeps what each point in time touched (its RSS grows run after run),
+            # so every variant gets a server of its own, started over the loaded data.
+            with elasticsearch_server(work) as es_url:
+                result = self.load(size, es_url, index, work)
+            params = Params("", index, self.opts.page_size, self.opts.slices, work, server)
+            self.measure(result, params, lambda: elasticsearch_server(work, ready_s=900))
         return result
+
+    def load(self, size: int, es_url: str, index: str, work: Path) -> SizeResult:
+        server = self.opts.server
+        _say(f"[{size:,}] loading into {server} at {es_url} (not measured) ...")
+        load_s = load_index(es_url, index, size, server)
+        index_mb = dir_mb(work / "noida-data")  # osmem-server holds it in memory: 0
+        _say(
+            f"[{size:,}] loaded in {load_s:.0f}s ({size / load_s:,.0f} docs/s), "
+            f"{index_mb:,.0f} MB on disk"
+        )
+        return SizeResult(size, round(load_s, 1), round(index_mb, 1))
+
+    def measure(
+        self,
+        result: SizeResult,
+        params: Params,
+        fresh: Callable[[], AbstractContextManager[str]] | None,
+    ) -> None:
+        """Every variant (and profile), each on a fresh server when ``fresh`` starts one."""
+        size = result.size
+
+        @contextmanager
+        def serving() -> Iterator[Params]:
+            if fresh is None:
+                _say(f"[{size:,}] waited {settle():.0f}s for the server to go idle")
+                yield params
+                return
+            with fresh() as url:
+                _check_count(url, params.index, size)
+                _say(f"[{size:,}] fresh server at {url}; idle after {settle():.0f}s")
+                yield replace(params, es_url=url)
+
+        runs: dict[str, list[Run]] = {v: [] for v in self.opts.variants}
+        for rep in range(self.opts.repeat):
+            for variant in self.opts.variants:
+                with serving() as p:
+                    run = run_variant(variant, p, size, rep, self.s3_url, self.opts.timeout)
+                runs[variant].append(run)
+                _say(f"[{size:,}] {_describe(run)}")
+        result.runs = [median_run(runs[v]) for v in self.opts.variants]
+        if self.opts.profile:
+            for variant in ("raw", "reconcile"):
+                with serving() as p:
+                    svg = profile_variant(variant, p, size, self.s3_url, self.opts.profile)
+                _say(f"[{size:,}] {variant} profile: {svg}")
+
+
+def _check_count(es_url: str, index: str, size: int) -> None:
+    """The restarted server holds the loaded documents, all of them."""
+    from elasticsearch import Elasticsearch
+
+    es = Elasticsearch(es_url, request_timeout=300)
+    try:
+        count = int(es.count(index=index)["count"])
+    finally:
+        es.close()
+    if count != size:
+        raise SystemExit(f"{index}: the restarted server counts {count}, {size} were loaded")
 
 
 def _describe(run: Run) -> str:
     if not run.ok:
         return f"{run.variant}: FAILED {run.message}"
+    late = (
+        f"; {len(run.imported_in_work)} modules imported after start-up"
+        if run.imported_in_work
+        else ""
+    )
     return (
         f"{run.variant}: {run.docs_per_s:,.0f} docs/s, {run.cpu_s_per_mdocs:,.0f} CPU s/M docs, "
-        f"peak RSS {run.peak_rss_mb:,.0f} MB ({run.wall_s:.1f}s wall)"
+        f"peak RSS {run.peak_rss_mb:,.0f} MB ({run.wall_s:.1f}s wall){late}"
     )
 
 

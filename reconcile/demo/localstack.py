@@ -10,6 +10,7 @@ nothing outlives the caller. A server that does not answer in time raises with i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -98,8 +99,12 @@ def _script(name: str) -> str:
 
 
 @contextmanager
-def elasticsearch_server(workdir: Path | None = None) -> Iterator[str]:
-    """noida-db's Elasticsearch service on a free port; yields its URL."""
+def elasticsearch_server(workdir: Path | None = None, ready_s: float = 60) -> Iterator[str]:
+    """noida-db's Elasticsearch service on a free port; yields its URL.
+
+    Its data stays in ``workdir/noida-data``: another server started there after this one
+    serves the same indexes (the server saves them as it stops, and this waits for that).
+    """
     with _workdir(workdir) as wd:
         port = free_port()
         data = wd / "noida-data"
@@ -120,10 +125,26 @@ def elasticsearch_server(workdir: Path | None = None) -> Iterator[str]:
         proc = start_group(cmd, log, wd)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_http(url, 60, proc, log)
+            wait_http(url, ready_s, proc, log)
             yield url
         finally:
             stop_group(proc)
+            _wait_released(data)
+
+
+def _wait_released(data: Path, timeout: float = 600) -> None:
+    """Wait for noida-db to let go of its data directory: its server process outlives the
+    launcher that :func:`stop_group` waits for, while it saves the data."""
+    control = data / "noida.control.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = int(json.loads(control.read_text())["pid"])
+            os.kill(pid, 0)
+        except (OSError, ValueError, KeyError):
+            return  # no control file, an unreadable one, or its process is gone
+        time.sleep(0.2)
+    raise ReconcileError(f"noida-db still holds {data} {timeout:.0f} s after it was stopped")
 
 
 @contextmanager
