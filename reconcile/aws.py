@@ -10,21 +10,16 @@ session, as boto3 does, so a changed environment is honoured by the next session
 
 from __future__ import annotations
 
-import threading
+from functools import cache
 from typing import Any
 
-_lock = threading.Lock()
-_loader: Any = None
 
-
+@cache
 def _shared_loader() -> Any:
-    global _loader
-    with _lock:
-        if _loader is None:
-            from botocore.loaders import create_loader
+    """The process's botocore loader: it caches each model file it has parsed."""
+    from botocore.loaders import create_loader
 
-            _loader = create_loader()
-        return _loader
+    return create_loader()
 
 
 def session(region_name: str | None = None) -> Any:
