@@ -99,6 +99,9 @@ MAPPING: dict[str, Any] = {
 # -- records -----------------------------------------------------------------------------
 
 
+#: The requests of a point-in-time read; everything else is "outside the read".
+READ_KINDS = ("_pit open", "_search pages (pit)", "DELETE _pit")
+
 #: Figures computed from a run's measurements; written to the results file beside them.
 DERIVED = (
     "cpu_s",
@@ -130,6 +133,17 @@ class Run:
     message: str = ""
     #: Modules the measured work imported (start-up should have imported them all).
     imported_in_work: list[str] = field(default_factory=list)
+    #: Server requests by kind (see :class:`RequestClock`) and their summed seconds.
+    requests: dict[str, int] = field(default_factory=dict)
+    request_s: dict[str, float] = field(default_factory=dict)
+    #: Seconds from opening the point in time to closing it (``None``: no point in time).
+    read_span_s: float | None = None
+
+    @property
+    def outside_read(self) -> tuple[int, float]:
+        """Requests made outside the point-in-time read, and their summed seconds."""
+        kinds = [k for k in self.requests if k not in READ_KINDS]
+        return sum(self.requests[k] for k in kinds), sum(self.request_s.get(k, 0.0) for k in kinds)
 
     @property
     def cpu_s(self) -> float:
@@ -191,8 +205,76 @@ class Params:
 # -- workers: run inside the measured subprocess -----------------------------------------
 
 
+class RequestClock:
+    """Times every request the worker's server clients send: where the wall-clock goes.
+
+    Both transports are wrapped (elasticsearch-py's and opensearch-py's), so pages, the
+    point in time and whatever else a variant asks (reconcile's planning histogram, untimed
+    counts, live count, metadata) are all seen, each with its kind (as ``bench/requests``
+    names them), start and duration. The wrapper costs microseconds per request.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, float, float]] = []
+
+    def install(self) -> None:
+        """Wrap the transports the worker has imported (called at the end of its start-up,
+        so that the clock imports nothing a variant would not)."""
+        import bench.requests  # noqa: F401  (its request kinds, imported before the work)
+
+        for module in ("elastic_transport", "opensearchpy.transport"):
+            if module in sys.modules:
+                self._wrap(sys.modules[module].Transport)
+
+    def _wrap(self, cls: Any) -> None:
+        original = cls.perform_request
+        sent = self.sent
+
+        def timed(transport: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(transport, method, path, *args, **kwargs)
+            finally:
+                sent.append(
+                    (_request_kind(method, path, kwargs.get("body")), t0, time.perf_counter())
+                )
+
+        cls.perform_request = timed
+
+    def facts(self) -> dict[str, Any]:
+        """Requests and their summed seconds by kind, and the read's span: from opening the
+        point in time to closing it (the part of the work both readers share)."""
+        count: dict[str, int] = {}
+        seconds: dict[str, float] = {}
+        for kind, t0, t1 in self.sent:
+            count[kind] = count.get(kind, 0) + 1
+            seconds[kind] = round(seconds.get(kind, 0.0) + t1 - t0, 3)
+        opened = [t0 for kind, t0, _ in self.sent if kind == "_pit open"]
+        closed = [t1 for kind, _, t1 in self.sent if kind in ("DELETE _pit", "_search pages (pit)")]
+        span = round(max(closed) - min(opened), 3) if opened and closed else None
+        return {"requests": count, "request_s": seconds, "read_span_s": span}
+
+
+def _request_kind(method: str, path: str, body: Any) -> str:
+    from bench.requests import es_kind
+
+    if "/point_in_time" in path:  # OpenSearch's point in time
+        return "DELETE _pit" if method == "DELETE" else "_pit open"
+    if body is None:
+        raw = b""
+    elif isinstance(body, bytes | str):
+        raw = body.encode() if isinstance(body, str) else body
+    else:
+        raw = json.dumps(body, default=str).encode()
+    return es_kind(method, path, raw)
+
+
+#: The worker's request clock, installed by each worker as its work starts.
+CLOCK = RequestClock()
+
+
 def _stats(path: str, **facts: Any) -> None:
-    Path(path).write_text(json.dumps(facts))
+    Path(path).write_text(json.dumps({**facts, **CLOCK.facts()}))
 
 
 def worker_raw(a: argparse.Namespace) -> None:
@@ -206,6 +288,7 @@ def worker_raw(a: argparse.Namespace) -> None:
     from reconcile.source.elastic import connect
 
     es = connect(SourceConfig(url=a.es_url, index=a.index, page_size=a.page_size))
+    CLOCK.install()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     pit = es.open_point_in_time(index=a.index, keep_alive="5m")["id"]
 
@@ -225,9 +308,9 @@ def worker_raw(a: argparse.Namespace) -> None:
             resp = es.search(pit={"id": pit_id, "keep_alive": "5m"}, **body)
             pit_id = resp.get("pit_id", pit_id)
             hits = resp["hits"]["hits"]
-            if not hits:
-                return n
             n += len(hits)
+            if len(hits) < a.page_size:  # a short page is the last: no empty one to ask
+                return n
             body["search_after"] = hits[-1]["sort"]
 
     if a.slices == 1:
@@ -253,6 +336,7 @@ def worker_raw_opensearch(a: argparse.Namespace) -> None:
     from reconcile.source.opensearch import connect
 
     client = connect(SourceConfig(url=a.es_url, index=a.index, page_size=a.page_size))
+    CLOCK.install()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     pit = client.create_pit(index=a.index, params={"keep_alive": "5m"})["pit_id"]
 
@@ -273,9 +357,9 @@ def worker_raw_opensearch(a: argparse.Namespace) -> None:
             resp = client.search(body=body)
             pit_id = resp.get("pit_id", pit_id)
             hits = resp["hits"]["hits"]
-            if not hits:
-                return n
             n += len(hits)
+            if len(hits) < a.page_size:  # a short page is the last: no empty one to ask
+                return n
             body["search_after"] = hits[-1]["sort"]
 
     if a.slices == 1:
@@ -314,6 +398,7 @@ def worker_reconcile(a: argparse.Namespace) -> None:
     from reconcile.cli import cli
 
     session().client("s3", region_name="us-east-1")
+    CLOCK.install()
     before = set(sys.modules)
 
     args = [
@@ -361,6 +446,7 @@ def worker_naive(a: argparse.Namespace) -> None:
     from elasticsearch import Elasticsearch, helpers
 
     es = Elasticsearch(a.es_url, request_timeout=120)
+    CLOCK.install()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     query = {"query": json.loads(a.query)}
     rows = [
@@ -650,6 +736,9 @@ def run_variant(variant: str, p: Params, size: int, rep: int, s3_url: str, timeo
         run.work_wall_s = round(facts["work_wall_s"], 3)
         run.docs = int(facts.get("docs", 0))
         run.imported_in_work = list(facts.get("imported_in_work", []))
+        run.requests = dict(facts.get("requests", {}))
+        run.request_s = dict(facts.get("request_s", {}))
+        run.read_span_s = facts.get("read_span_s")
     if variant == "reconcile":
         run.docs = archived_rows(log.with_suffix(".out"), s3_url, archive_prefix)
     elif variant == "elasticdump" and out_file.exists():
@@ -829,6 +918,10 @@ def ratios(results: list[SizeResult]) -> dict[str, Any]:
             "peak_rss_mb": rec.peak_rss_mb,
             "rss_ok": rec.peak_rss_mb < MAX_RSS_MB,
         }
+        if raw.read_span_s and rec.read_span_s:
+            # The point-in-time read both make, from open to close: what is left of the
+            # wall-clock once reconcile's planning and verification requests are set aside.
+            entry["read_span_ratio"] = round(raw.read_span_s / rec.read_span_s, 3)
         if raw.work_cpu_s and rec.work_cpu_s and raw.work_wall_s and rec.work_wall_s:
             entry["work_wall_ratio"] = round(raw.work_wall_s / rec.work_wall_s, 3)
             entry["work_cpu_ratio"] = round(rec.work_cpu_s / raw.work_cpu_s, 3)
@@ -864,13 +957,19 @@ touched: its memory grows run after run. The bench waits for the server to go id
 - **raw**: the limit. Point in time + `search_after` on `_shard_doc` with reconcile's own
   client settings (elasticsearch-py, orjson serializer, no transport retries) and request
   body, the same page size and slices, one thread per slice; the hits are counted, nothing
-  else.
+  else. A page shorter than the page size ends a slice (reconcile stops at the slice's
+  exact count, which its first page carries), so neither asks for an empty page.
 - **reconcile**: `reconcile archive` (the CLI entry point) to moto's S3 server: convert to
   Arrow, zstd Parquet, upload, verify counts, commit the manifest. Default archive settings.
 - **naive**: `elasticsearch.helpers.scan` (scroll, default client) into
   `pandas.json_normalize`, then `DataFrame.to_parquet` to a local file.
 - **elasticdump** (npm, pinned): `--searchAfter=true --pit=true` to an NDJSON file, one
   stream (it has no slices).
+
+Every server request of a Python variant is timed in its client's transport: the tables
+say how much of the wall-clock went to the point-in-time read (open, pages, close) and how
+much to the requests made outside it (reconcile's planning histogram, untimed count, live
+count and metadata).
 
 Client figures are the measured process tree's own (`wait4`): wall-clock from spawn to
 exit (docs/s = N / wall), user + sys CPU seconds per million documents, and peak RSS
@@ -896,7 +995,7 @@ N synthetic documents in one hour window, loaded once (not measured), then:
 - **raw**: OpenSearch's point in time (`POST /<index>/_search/point_in_time`) +
   `search_after` on reconcile's OpenSearch order `[@timestamp, _index, _id]` through
   opensearch-py with reconcile's client settings and request body, same page size and
-  slices, one thread per slice; hits counted only.
+  slices, one thread per slice; hits counted only; a short page ends a slice.
 - **reconcile**: `reconcile archive` (the CLI; `source.kind = auto` finds OpenSearch) to
   moto's S3 server, every step as on Elasticsearch (convert, zstd Parquet, upload, verify,
   commit).
@@ -960,6 +1059,7 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
                 f"{'' if server is None else f'{server:,.0f}'} | "
                 f"{'' if server_mb is None else f'{server_mb:,.0f}'} |"
             )
+    lines += ["", *wall_clock_table(results)]
     lines += ["", "Targets, reconcile against raw on the same index:", ""]
     for e in summary["per_size"]:
         if "work_cpu_ratio" in e:
@@ -970,9 +1070,14 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
             )
         else:
             cpu = f"client CPU {e['cpu_ratio']:.2f}x (target ≤ {MAX_CPU_RATIO:g}: {_mark(e['cpu_ok'])})"
+        read = (
+            f", the point-in-time read alone {e['read_span_ratio']:.2f}x"
+            if "read_span_ratio" in e
+            else ""
+        )
         lines.append(
             f"- {e['size']:,} docs: wall-clock {e['wall_ratio']:.2f}x "
-            f"(target ≥ {MIN_WALL_RATIO}: {_mark(e['wall_ok'])}); {cpu}; "
+            f"(target ≥ {MIN_WALL_RATIO}: {_mark(e['wall_ok'])}{read}); {cpu}; "
             f"peak RSS {e['peak_rss_mb']:.0f} MB (target < {MAX_RSS_MB:.0f}: "
             f"{_mark(e['rss_ok'])})."
         )
@@ -986,6 +1091,38 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
         lines.append(line + ".")
     lines += ["", f"Command: `{meta['command']}`; raw figures in `{meta['results']}`."]
     return "\n".join(lines) + "\n"
+
+
+def wall_clock_table(results: list[SizeResult]) -> list[str]:
+    """Where each variant's wall-clock went, from its transport's request clock."""
+    lines = [
+        "Where the wall-clock went (every server request timed in the client's transport): "
+        "the point-in-time read (open, pages, close) and the requests made outside it.",
+        "",
+        "| docs | variant | server requests | point-in-time read s | requests outside the "
+        "read | their s | rest of the work s |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for run in r.runs:
+            if not run.ok or not run.requests:
+                continue
+            n, secs = run.outside_read
+            span = run.read_span_s
+            rest = (
+                ""
+                if span is None or run.work_wall_s is None
+                else f"{run.work_wall_s - span - secs:.1f}"
+            )
+            kinds = ", ".join(
+                f"{k} {run.requests[k]}" for k in sorted(run.requests) if k not in READ_KINDS
+            )
+            lines.append(
+                f"| {r.size:,} | {run.variant} | {sum(run.requests.values())} | "
+                f"{'' if span is None else f'{span:.1f}'} | {n}{f' ({kinds})' if kinds else ''} "
+                f"| {secs:.1f} | {rest} |"
+            )
+    return lines
 
 
 def write_docs(body: str, path: Path = DOCS, section: str = SECTION) -> None:
