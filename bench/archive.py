@@ -1047,7 +1047,7 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
     for r in results:
         for run in r.runs:
             if not run.ok:
-                why = " ".join(run.message.split())[:80].replace("|", "/")
+                why = _failure(run.message)
                 lines.append(f"| {r.size:,} | {run.variant} | failed: {why} | | | | | |")
                 continue
             startup = "" if run.startup_cpu_s is None else f"{run.startup_cpu_s:.1f}"
@@ -1091,6 +1091,14 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
         lines.append(line + ".")
     lines += ["", f"Command: `{meta['command']}`; raw figures in `{meta['results']}`."]
     return "\n".join(lines) + "\n"
+
+
+def _failure(message: str) -> str:
+    """Why a run failed, for a table cell: the exit and the last line of its stderr."""
+    head, _, tail = message.partition("stderr tail:")
+    lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
+    why = f"{head.strip()} {lines[-1] if lines else ''}".strip()
+    return why[:200].replace("|", "/")
 
 
 def wall_clock_table(results: list[SizeResult]) -> list[str]:
