@@ -140,10 +140,9 @@ class Run:
     read_span_s: float | None = None
 
     @property
-    def outside_read(self) -> tuple[int, float]:
-        """Requests made outside the point-in-time read, and their summed seconds."""
-        kinds = [k for k in self.requests if k not in READ_KINDS]
-        return sum(self.requests[k] for k in kinds), sum(self.request_s.get(k, 0.0) for k in kinds)
+    def outside_read(self) -> dict[str, int]:
+        """Requests made outside the point-in-time read, by kind."""
+        return {k: n for k, n in sorted(self.requests.items()) if k not in READ_KINDS}
 
     @property
     def cpu_s(self) -> float:
@@ -215,7 +214,8 @@ class RequestClock:
     """
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, float, float]] = []
+        #: (method, path, body, start, end) per request; classified after the work.
+        self.sent: list[tuple[str, str, Any, float, float]] = []
 
     def install(self) -> None:
         """Wrap the transports the worker has imported (called at the end of its start-up,
@@ -235,22 +235,21 @@ class RequestClock:
             try:
                 return original(transport, method, path, *args, **kwargs)
             finally:
-                sent.append(
-                    (_request_kind(method, path, kwargs.get("body")), t0, time.perf_counter())
-                )
+                sent.append((method, path, kwargs.get("body"), t0, time.perf_counter()))
 
         cls.perform_request = timed
 
     def facts(self) -> dict[str, Any]:
         """Requests and their summed seconds by kind, and the read's span: from opening the
         point in time to closing it (the part of the work both readers share)."""
+        timed = [(_request_kind(m, p, body), t0, t1) for m, p, body, t0, t1 in self.sent]
         count: dict[str, int] = {}
         seconds: dict[str, float] = {}
-        for kind, t0, t1 in self.sent:
+        for kind, t0, t1 in timed:
             count[kind] = count.get(kind, 0) + 1
             seconds[kind] = round(seconds.get(kind, 0.0) + t1 - t0, 3)
-        opened = [t0 for kind, t0, _ in self.sent if kind == "_pit open"]
-        closed = [t1 for kind, _, t1 in self.sent if kind in ("DELETE _pit", "_search pages (pit)")]
+        opened = [t0 for kind, t0, _ in timed if kind == READ_KINDS[0]]
+        closed = [t1 for kind, _, t1 in timed if kind in READ_KINDS[1:]]
         span = round(max(closed) - min(opened), 3) if opened and closed else None
         return {"requests": count, "request_s": seconds, "read_span_s": span}
 
@@ -260,12 +259,9 @@ def _request_kind(method: str, path: str, body: Any) -> str:
 
     if "/point_in_time" in path:  # OpenSearch's point in time
         return "DELETE _pit" if method == "DELETE" else "_pit open"
-    if body is None:
-        raw = b""
-    elif isinstance(body, bytes | str):
-        raw = body.encode() if isinstance(body, str) else body
-    else:
-        raw = json.dumps(body, default=str).encode()
+    if isinstance(body, str):
+        body = body.encode()
+    raw = body if isinstance(body, bytes) else json.dumps(body or {}, default=str).encode()
     return es_kind(method, path, raw)
 
 
@@ -1115,16 +1111,16 @@ def wall_clock_table(results: list[SizeResult]) -> list[str]:
         for run in r.runs:
             if not run.ok or not run.requests:
                 continue
-            n, secs = run.outside_read
+            outside = run.outside_read
+            n = sum(outside.values())
+            secs = sum(run.request_s.get(k, 0.0) for k in outside)
             span = run.read_span_s
             rest = (
                 ""
                 if span is None or run.work_wall_s is None
                 else f"{run.work_wall_s - span - secs:.1f}"
             )
-            kinds = ", ".join(
-                f"{k} {run.requests[k]}" for k in sorted(run.requests) if k not in READ_KINDS
-            )
+            kinds = ", ".join(f"{k} {c}" for k, c in outside.items())
             lines.append(
                 f"| {r.size:,} | {run.variant} | {sum(run.requests.values())} | "
                 f"{'' if span is None else f'{span:.1f}'} | {n}{f' ({kinds})' if kinds else ''} "
