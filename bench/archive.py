@@ -488,10 +488,12 @@ def worker_main(argv: list[str]) -> None:
         # script); pyarrow imports it lazily on first use (~47 MB RSS). Hide it, as in prod.
         sys.meta_path.insert(0, _NoPandas())
     if a.variant == "raw":
-        # The same GC settings the reconcile CLI applies, so the two differ only in work done.
-        from reconcile.cli import tune_gc
+        # The same process settings the reconcile CLI applies, so the two differ only in
+        # work done.
+        from reconcile.tuning import bound_malloc, tune_gc
 
         tune_gc()
+        bound_malloc()
     WORKERS[a.variant](a)
 
 

@@ -5,13 +5,13 @@ Each command lives in its own module and only wires flags to a library call.
 
 from __future__ import annotations
 
-import gc
 import importlib
 
 import click
 
 from .. import __version__
 from ..logs import LogFormat, setup_logging
+from ..tuning import bound_malloc, tune_gc
 
 #: Command name -> module exposing ``command``. Modules load only when their command runs,
 #: so ``reconcile archive`` does not pay for DuckDB, alert sinks or the report.
@@ -67,14 +67,7 @@ def cli(log_level: str, log_format: LogFormat) -> None:
     """Prove that every request your load balancer served was archived as a log line."""
     setup_logging(log_level, log_format)
     tune_gc()
-
-
-def tune_gc() -> None:
-    """Fewer cyclic-GC passes: a run allocates millions of short-lived, acyclic dicts
-    (parsed hits), and the default thresholds spend a third of the client CPU scanning
-    them. Objects alive at start-up are frozen out of the scans."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    bound_malloc()
 
 
 def main() -> None:
