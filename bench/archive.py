@@ -52,6 +52,8 @@ NODE_DIR = ROOT / "bench" / ".node"
 ELASTICDUMP_VERSION = "6.125.1"
 ELASTICDUMP_BIN = NODE_DIR / "node_modules" / "elasticdump" / "bin" / "elasticdump"
 RESULTS = ROOT / "bench" / "results" / "archive-latest.json"
+#: The environment variable naming a Python worker's RSS trace file (``--rss-trace``).
+RSS_TRACE_ENV = "BENCH_RSS_TRACE"
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Archive (`bench/archive.py`)"
 SERVERS = ("noida", "osmem")
@@ -138,6 +140,10 @@ class Run:
     request_s: dict[str, float] = field(default_factory=dict)
     #: Seconds from opening the point in time to closing it (``None``: no point in time).
     read_span_s: float | None = None
+    #: Median and 90th percentile of the worker's RSS, sampled every half second
+    #: (``--rss-trace``; ``None`` without it): steadier figures than the peak.
+    rss_p50_mb: float | None = None
+    rss_p90_mb: float | None = None
 
     @property
     def outside_read(self) -> dict[str, int]:
@@ -192,6 +198,8 @@ class Params:
     slices: int
     workdir: Path
     server: str = "noida"
+    #: Where each Python worker writes its RSS samples (``--rss-trace``), if anywhere.
+    rss_trace: Path | None = None
 
     @property
     def window_query(self) -> dict[str, Any]:
@@ -494,7 +502,39 @@ def worker_main(argv: list[str]) -> None:
 
         tune_gc()
         bound_malloc()
+    if trace := os.environ.get(RSS_TRACE_ENV):
+        start_rss_trace(Path(trace))
     WORKERS[a.variant](a)
+
+
+def start_rss_trace(path: Path, interval: float = 0.5) -> None:
+    """Sample this process's RSS and Arrow's allocated bytes into ``path`` (seconds, MB, MB)."""
+    import pyarrow as pa
+
+    status = Path("/proc/self/status")
+
+    def sample() -> None:
+        t0 = time.perf_counter()
+        with path.open("w") as fh:
+            while True:
+                rss = next(ln for ln in status.read_text().splitlines() if ln.startswith("VmRSS"))
+                mb = int(rss.split()[1]) / 1024
+                arrow = pa.total_allocated_bytes() / 2**20
+                fh.write(f"{time.perf_counter() - t0:.1f}\t{mb:.0f}\t{arrow:.0f}\n")
+                fh.flush()
+                time.sleep(interval)
+
+    threading.Thread(target=sample, name="rss-trace", daemon=True).start()
+
+
+def rss_percentiles(path: Path) -> tuple[float, float] | None:
+    """The median and 90th percentile RSS (MB) of a trace; None without samples."""
+    if not path.exists():
+        return None
+    samples = sorted(float(line.split("\t")[1]) for line in path.read_text().splitlines() if line)
+    if not samples:
+        return None
+    return samples[len(samples) // 2], samples[int(len(samples) * 0.9)]
 
 
 # -- measuring a subprocess ---------------------------------------------------------------
@@ -714,7 +754,11 @@ def run_variant(variant: str, p: Params, size: int, rep: int, s3_url: str, timeo
         cmd = [*base, "--out", str(out_file)]
     else:
         cmd = elasticdump_cmd(p, out_file)
-    m = measure(cmd, client_env(s3_url), log, timeout)
+    env = client_env(s3_url)
+    trace = p.rss_trace / f"{tag}.tsv" if p.rss_trace else None
+    if trace is not None:
+        env[RSS_TRACE_ENV] = str(trace)
+    m = measure(cmd, env, log, timeout)
     run = Run(
         variant=variant,
         size=size,
@@ -737,6 +781,8 @@ def run_variant(variant: str, p: Params, size: int, rep: int, s3_url: str, timeo
         run.requests = dict(facts.get("requests", {}))
         run.request_s = dict(facts.get("request_s", {}))
         run.read_span_s = facts.get("read_span_s")
+    if trace is not None and (spread := rss_percentiles(trace)) is not None:
+        run.rss_p50_mb, run.rss_p90_mb = spread
     if variant == "reconcile":
         run.docs = archived_rows(log.with_suffix(".out"), s3_url, archive_prefix)
     elif variant == "elasticdump" and out_file.exists():
@@ -1201,6 +1247,7 @@ class Options:
     write_docs: bool
     report: Path | None
     server: str = "noida"
+    rss_trace: Path | None = None
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -1262,6 +1309,13 @@ def parse_args(argv: list[str]) -> Options:
         help="after measuring, run raw and reconcile once more under py-spy; flame graphs to DIR",
     )
     p.add_argument(
+        "--rss-trace",
+        type=Path,
+        metavar="DIR",
+        help="Python workers sample their RSS every 0.5 s into DIR/<size>-<variant>-<rep>.tsv; "
+        "the runs then carry its median and 90th percentile",
+    )
+    p.add_argument(
         "--write-docs",
         action="store_true",
         help="replace the Archive section of docs/benchmarks.md with this run's report",
@@ -1294,6 +1348,7 @@ def parse_args(argv: list[str]) -> Options:
         a.write_docs,
         a.report,
         a.server,
+        a.rss_trace,
     )
 
 
@@ -1327,13 +1382,24 @@ class Bench:
 
         index = daily_index(INDEX_PREFIX, WINDOW_START)
         server = self.opts.server
+        trace = self.opts.rss_trace
+        if trace is not None:
+            trace.mkdir(parents=True, exist_ok=True)
         with scratch_dir(f"bench-archive-{size}-") as work:
             if server == "osmem":  # in memory: one server holds the index for every variant
                 with opensearch_server(work) as es_url:
                     result = self.load(size, es_url, index, work)
                     self.measure(
                         result,
-                        Params(es_url, index, self.opts.page_size, self.opts.slices, work, server),
+                        Params(
+                            es_url,
+                            index,
+                            self.opts.page_size,
+                            self.opts.slices,
+                            work,
+                            server,
+                            trace,
+                        ),
                         None,
                     )
                 return result
@@ -1341,7 +1407,7 @@ class Bench:
             # so every variant gets a server of its own, started over the loaded data.
             with elasticsearch_server(work) as es_url:
                 result = self.load(size, es_url, index, work)
-            params = Params("", index, self.opts.page_size, self.opts.slices, work, server)
+            params = Params("", index, self.opts.page_size, self.opts.slices, work, server, trace)
             self.measure(result, params, lambda: elasticsearch_server(work, ready_s=900))
         return result
 
@@ -1412,9 +1478,14 @@ def _describe(run: Run) -> str:
         if run.imported_in_work
         else ""
     )
+    spread = (
+        f" (median {run.rss_p50_mb:,.0f}, p90 {run.rss_p90_mb:,.0f})"
+        if run.rss_p50_mb is not None and run.rss_p90_mb is not None
+        else ""
+    )
     return (
         f"{run.variant}: {run.docs_per_s:,.0f} docs/s, {run.cpu_s_per_mdocs:,.0f} CPU s/M docs, "
-        f"peak RSS {run.peak_rss_mb:,.0f} MB ({run.wall_s:.1f}s wall){late}"
+        f"peak RSS {run.peak_rss_mb:,.0f} MB{spread} ({run.wall_s:.1f}s wall){late}"
     )
 
 
