@@ -2,8 +2,8 @@
 
 Each slice of the point in time is read by its own thread into its own Parquet writer and
 quarantine writer; finished files are uploaded to the window's staging prefix and deleted
-locally, so memory is bounded by ``archive.buffer_mb`` plus one page per slice, and disk
-by one file per slice.
+locally, so memory is bounded by ``archive.buffer_mb``, one page per slice and the encoding
+of one row group (the slices take turns), and disk by one file per slice.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import logging
 import math
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ReconcileError, SourceError
@@ -36,10 +37,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Tally:
-    """What the slices of one window report back: their exact counts and source indices."""
+    """What the slices of one window share: their exact counts, the source indices, and
+    the turn to encode a row group."""
 
     totals: dict[int, int]
     indices: set[str]
+    #: Held by the slice encoding a row group: one at a time per window.
+    encoding: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(slots=True)
@@ -117,7 +121,13 @@ class Stager:
     ) -> tuple[list[FileEntry], list[FileEntry]]:
         converter = PageConverter(schema, self.archive_cfg.max_doc_bytes)
         writer = ParquetSliceWriter(
-            converter.arrow_schema, self.archive_cfg, part.id, scratch, sink, buffer_bytes
+            converter.arrow_schema,
+            self.archive_cfg,
+            part.id,
+            scratch,
+            sink,
+            buffer_bytes,
+            tally.encoding,
         )
         rejects = RejectWriter(part.id, scratch, sink, window.label)
         try:

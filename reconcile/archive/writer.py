@@ -2,13 +2,18 @@
 
 Batches are buffered up to a row-group budget, written to a local scratch file, and each
 finished file is handed to ``on_file`` (which uploads it to staging and deletes the local
-copy), so memory is bounded by the buffer and disk by one file per slice.
+copy), so memory is bounded by the buffer and disk by one file per slice. The slices of a
+window encode their row groups one at a time (``encoding``): they fill their buffers at
+the same pace, and encoding both at once doubled the transient memory of encoding
+(dictionaries, pages, compression) at every flush.
 """
 
 from __future__ import annotations
 
 import gzip
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import orjson
@@ -56,6 +61,7 @@ class ParquetSliceWriter:
         scratch: Path,
         sink: FileSink,
         buffer_bytes: int,
+        encoding: threading.Lock | None = None,
     ) -> None:
         self.schema = schema
         self.cfg = cfg
@@ -69,7 +75,10 @@ class ParquetSliceWriter:
         self._buffered_bytes = 0
         self._writer: pq.ParquetWriter | None = None
         self._file_rows = 0
+        self._opened = 0  # files opened so far: names are numbered in order
         self._local: Path | None = None
+        #: Held while a row group is encoded; shared by the slices of a window.
+        self._encoding: AbstractContextManager[object] = encoding or nullcontext()
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._buffer.append(batch)
@@ -82,7 +91,8 @@ class ParquetSliceWriter:
             self._flush()
 
     def _open(self) -> pq.ParquetWriter:
-        name = part_name(self.slice_id, len(self.files))
+        name = part_name(self.slice_id, self._opened)
+        self._opened += 1
         self._local = self.scratch / name
         self._writer = open_parquet(self._local, self.schema, self.cfg)
         self._file_rows = 0
@@ -91,28 +101,39 @@ class ParquetSliceWriter:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        table = pa.Table.from_batches(self._buffer, schema=self.schema)
-        self._buffer.clear()
-        self._buffered_rows = self._buffered_bytes = 0
-        offset = 0
-        while offset < table.num_rows:
-            writer = self._writer or self._open()
-            room = self.cfg.max_file_rows - self._file_rows
-            chunk = table.slice(offset, min(room, self.cfg.row_group_rows))
-            writer.write_table(chunk, row_group_size=self.cfg.row_group_rows)
-            self._file_rows += chunk.num_rows
-            offset += chunk.num_rows
-            if self._file_rows >= self.cfg.max_file_rows:
-                self._finish_file()
+        finished: list[tuple[Path, int]] = []
+        with self._encoding:
+            table = pa.Table.from_batches(self._buffer, schema=self.schema)
+            self._buffer.clear()
+            self._buffered_rows = self._buffered_bytes = 0
+            offset = 0
+            while offset < table.num_rows:
+                writer = self._writer or self._open()
+                room = self.cfg.max_file_rows - self._file_rows
+                chunk = table.slice(offset, min(room, self.cfg.row_group_rows))
+                writer.write_table(chunk, row_group_size=self.cfg.row_group_rows)
+                self._file_rows += chunk.num_rows
+                offset += chunk.num_rows
+                if self._file_rows >= self.cfg.max_file_rows:
+                    finished.append(self._close_file())
+            del table
+        for local, rows in finished:  # uploads run outside the lock
+            self._hand_over(local, rows)
 
-    def _finish_file(self) -> None:
-        if self._writer is None or self._local is None:
-            return
+    def _close_file(self) -> tuple[Path, int]:
+        assert self._writer is not None and self._local is not None
         self._writer.close()
-        name = self._local.name
-        self.files.append(self.sink(self._local, name, self._file_rows))
+        done = (self._local, self._file_rows)
         self._writer = None
         self._local = None
+        return done
+
+    def _hand_over(self, local: Path, rows: int) -> None:
+        self.files.append(self.sink(local, local.name, rows))
+
+    def _finish_file(self) -> None:
+        if self._writer is not None and self._local is not None:
+            self._hand_over(*self._close_file())
 
     def close(self) -> list[FileEntry]:
         """Flush what is buffered and hand over the last file."""
