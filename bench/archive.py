@@ -1017,7 +1017,9 @@ count and metadata).
 
 Client figures are the measured process tree's own (`wait4`): wall-clock from spawn to
 exit (docs/s = N / wall), user + sys CPU seconds per million documents, and peak RSS
-(`VmHWM`, sampled; not `ru_maxrss`, which carries the bench parent's own peak).
+(`VmHWM`, sampled; not `ru_maxrss`, which carries the bench parent's own peak). With
+`--rss-trace`, each Python worker also samples its own RSS every half second over its
+life; the median and 90th percentile of those samples move less between runs than the peak.
 "Startup" is the CPU a Python variant spent before its work began: imports and client
 set-up. For raw that is its client library and its client; for reconcile the modules the
 archive command imports (both server clients, since `source.kind = auto` asks with
@@ -1085,21 +1087,26 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
         ]
     lines += [
         "| docs | variant | docs/s | client CPU s / M docs | of which startup s "
-        "| peak RSS MB | server CPU s / M docs | server peak RSS MB |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| peak RSS MB | RSS median / p90 MB | server CPU s / M docs | server peak RSS MB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for run in r.runs:
             if not run.ok:
                 why = _failure(run.message)
-                lines.append(f"| {r.size:,} | {run.variant} | failed: {why} | | | | | |")
+                lines.append(f"| {r.size:,} | {run.variant} | failed: {why} | | | | | | |")
                 continue
             startup = "" if run.startup_cpu_s is None else f"{run.startup_cpu_s:.1f}"
             server = run.server_cpu_s_per_mdocs
             server_mb = run.server_peak_rss_mb
+            spread = (
+                ""
+                if run.rss_p50_mb is None or run.rss_p90_mb is None
+                else f"{run.rss_p50_mb:,.0f} / {run.rss_p90_mb:,.0f}"
+            )
             lines.append(
                 f"| {r.size:,} | {run.variant} | {run.docs_per_s:,.0f} | "
-                f"{run.cpu_s_per_mdocs:,.0f} | {startup} | {run.peak_rss_mb:,.0f} | "
+                f"{run.cpu_s_per_mdocs:,.0f} | {startup} | {run.peak_rss_mb:,.0f} | {spread} | "
                 f"{'' if server is None else f'{server:,.0f}'} | "
                 f"{'' if server_mb is None else f'{server_mb:,.0f}'} |"
             )
