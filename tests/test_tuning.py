@@ -24,7 +24,9 @@ def _in_child(env: dict[str, str] | None = None) -> str:
 
 @glibc
 def test_sets_a_fixed_mmap_threshold() -> None:
-    assert _in_child() == str({"mmap_threshold": MMAP_THRESHOLD})
+    assert _in_child() == str(
+        {"mmap_threshold": MMAP_THRESHOLD, "trim_threshold": 2 * MMAP_THRESHOLD}
+    )
 
 
 @glibc
