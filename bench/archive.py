@@ -146,6 +146,13 @@ class Run:
     rss_p90_mb: float | None = None
 
     @property
+    def rss_spread(self) -> tuple[float, float] | None:
+        """The RSS median and p90 (MB), when the run was traced."""
+        if self.rss_p50_mb is None or self.rss_p90_mb is None:
+            return None
+        return self.rss_p50_mb, self.rss_p90_mb
+
+    @property
     def outside_read(self) -> dict[str, int]:
         """Requests made outside the point-in-time read, by kind."""
         return {k: n for k, n in sorted(self.requests.items()) if k not in READ_KINDS}
@@ -511,14 +518,11 @@ def start_rss_trace(path: Path, interval: float = 0.5) -> None:
     """Sample this process's RSS and Arrow's allocated bytes into ``path`` (seconds, MB, MB)."""
     import pyarrow as pa
 
-    status = Path("/proc/self/status")
-
     def sample() -> None:
         t0 = time.perf_counter()
         with path.open("w") as fh:
             while True:
-                rss = next(ln for ln in status.read_text().splitlines() if ln.startswith("VmRSS"))
-                mb = int(rss.split()[1]) / 1024
+                mb = _status_kb("self", "VmRSS") / 1024
                 arrow = pa.total_allocated_bytes() / 2**20
                 fh.write(f"{time.perf_counter() - t0:.1f}\t{mb:.0f}\t{arrow:.0f}\n")
                 fh.flush()
@@ -592,15 +596,20 @@ class Measured:
     server_peak_rss_mb: float | None = None
 
 
-def _hwm_kb(pid: int) -> int:
-    """``VmHWM`` of one process (its own peak resident set), 0 once it is gone."""
+def _status_kb(pid: int | str, key: str) -> int:
+    """A kB figure of ``/proc/<pid>/status`` (``VmHWM``, ``VmRSS``), 0 once it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _hwm_kb(pid: int) -> int:
+    """``VmHWM`` of one process (its own peak resident set), 0 once it is gone."""
+    return _status_kb(pid, "VmHWM")
 
 
 def _tree_hwm_kb(pid: int) -> int:
@@ -1099,11 +1108,8 @@ def markdown(results: list[SizeResult], summary: dict[str, Any], meta: dict[str,
             startup = "" if run.startup_cpu_s is None else f"{run.startup_cpu_s:.1f}"
             server = run.server_cpu_s_per_mdocs
             server_mb = run.server_peak_rss_mb
-            spread = (
-                ""
-                if run.rss_p50_mb is None or run.rss_p90_mb is None
-                else f"{run.rss_p50_mb:,.0f} / {run.rss_p90_mb:,.0f}"
-            )
+            rss = run.rss_spread
+            spread = "" if rss is None else f"{rss[0]:,.0f} / {rss[1]:,.0f}"
             lines.append(
                 f"| {r.size:,} | {run.variant} | {run.docs_per_s:,.0f} | "
                 f"{run.cpu_s_per_mdocs:,.0f} | {startup} | {run.peak_rss_mb:,.0f} | {spread} | "
@@ -1485,11 +1491,8 @@ def _describe(run: Run) -> str:
         if run.imported_in_work
         else ""
     )
-    spread = (
-        f" (median {run.rss_p50_mb:,.0f}, p90 {run.rss_p90_mb:,.0f})"
-        if run.rss_p50_mb is not None and run.rss_p90_mb is not None
-        else ""
-    )
+    rss = run.rss_spread
+    spread = "" if rss is None else f" (median {rss[0]:,.0f}, p90 {rss[1]:,.0f})"
     return (
         f"{run.variant}: {run.docs_per_s:,.0f} docs/s, {run.cpu_s_per_mdocs:,.0f} CPU s/M docs, "
         f"peak RSS {run.peak_rss_mb:,.0f} MB{spread} ({run.wall_s:.1f}s wall){late}"

@@ -37,27 +37,29 @@ def bound_malloc() -> dict[str, int]:
     NDJSON for Arrow. glibc maps such a buffer on its own, but raises its mapping threshold
     to the size of each one freed (up to 32 MiB), so from the second page on they come from
     the heap, and each thread's arena keeps what it freed. A fixed threshold keeps them
-    mapped and gives them back on free (setting it also stops the adjustment). Capping the
-    arenas as well, at one, was measured and added nothing beyond the noise
-    (docs/benchmarks.md). A threshold the environment sets (``MALLOC_MMAP_THRESHOLD_``,
-    ``GLIBC_TUNABLES``) is left alone.
+    mapped and gives them back on free. Fixing it also stops glibc raising the trim
+    threshold with it, which left it at 128 KiB: the heap was shrunk and grown again all
+    the time (the demo's archiving took 79 s instead of 67), so it is set to twice the
+    threshold, as glibc's own adjustment would. Capping the arenas as well, at one, was
+    measured and added nothing beyond the noise (docs/benchmarks.md). A threshold the
+    environment sets (``MALLOC_*_``, ``GLIBC_TUNABLES``) is left alone.
 
     Returns what was set; empty when the C library is not glibc.
     """
-    if platform.libc_ver()[0] != "glibc":
-        return {}
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "glibc.malloc.mmap_threshold=" in tunables:
+    if platform.libc_ver()[0] != "glibc" or _set_by_environment("mmap_threshold"):
         return {}
     libc = ctypes.CDLL(None)
     if libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1:
         log.debug("mallopt(M_MMAP_THRESHOLD, %d) refused", MMAP_THRESHOLD)
         return {}
-    # A fixed threshold also freezes the trim threshold at 128 KiB, and the heap is then
-    # shrunk and grown again all the time: the demo's archiving took 79 s instead of 67.
-    # Twice the threshold is what glibc's own adjustment would have set.
     applied = {"mmap_threshold": MMAP_THRESHOLD}
-    trim_set = "MALLOC_TRIM_THRESHOLD_" in os.environ or "glibc.malloc.trim_threshold=" in tunables
-    if not trim_set and libc.mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD) == 1:
-        applied["trim_threshold"] = 2 * MMAP_THRESHOLD
+    trim = 2 * MMAP_THRESHOLD
+    if not _set_by_environment("trim_threshold") and libc.mallopt(_M_TRIM_THRESHOLD, trim) == 1:
+        applied["trim_threshold"] = trim
     return applied
+
+
+def _set_by_environment(name: str) -> bool:
+    """Whether ``MALLOC_<NAME>_`` or ``GLIBC_TUNABLES`` already sets glibc's ``name``."""
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    return f"MALLOC_{name.upper()}_" in os.environ or f"glibc.malloc.{name}=" in tunables
