@@ -49,6 +49,41 @@ def test_auto_finds_the_server_kind_and_logs_it(
     assert f"answers as {KIND[server]}" in caplog.text
 
 
+#: The serializer class each server's everyday client decodes JSON responses with.
+DECODER = {
+    "noida": ("elastic_transport", "OrjsonSerializer"),
+    "osmem": ("opensearchpy.serializer", "JSONSerializer"),
+}
+
+
+@pytest.mark.both_servers
+def test_auto_reads_pages_as_raw_json_not_through_the_clients_decoder(
+    server: str, es: Any, es_url: str, index_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decoding a page into Python objects, then encoding it again for the archive's own
+    # decoder, doubled the client CPU on OpenSearch when ``auto`` picked the server.
+    import importlib
+
+    names = tied(es, index_prefix, 300)
+    module, name = DECODER[server]
+    cls = getattr(importlib.import_module(module), name)
+    decoded: list[int] = []
+    original = cls.loads
+
+    def counting(self: Any, data: Any) -> Any:
+        decoded.append(len(data))
+        return original(self, data)
+
+    src = open_source(spec_for(es_url, index_prefix, "unused", **{"source.page_size": 100}).source)
+    assert isinstance(src, AutoSource) and src.kind == KIND[server]
+    with src.point_in_time(names) as pit:
+        monkeypatch.setattr(cls, "loads", counting)
+        pages = list(pit.pages(W))
+        monkeypatch.undo()
+    assert sum(len(p) for p in pages) == 300 and len(pages) >= 3
+    assert decoded == [], f"{len(decoded)} page responses went through {name}.loads"
+
+
 @pytest.mark.both_servers
 @pytest.mark.parametrize("slices", [1, 3])
 def test_point_in_time_reads_are_exact_under_ties_across_shards(

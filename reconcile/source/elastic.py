@@ -110,13 +110,14 @@ class ElasticSource:
     def __init__(self, cfg: SourceConfig, client: Any | None = None) -> None:
         self.cfg = cfg
         self.es = client if client is not None else connect(cfg)
-        self._own_client = client is None
+        self._raw_pages = client is None
 
     @cached_property
     def page_es(self) -> Any | None:
         """A second client for page reads, whose responses stay raw JSON
-        (:mod:`reconcile.source.page`); None with an injected client."""
-        return connect(self.cfg, raw=True) if self._own_client else None
+        (:mod:`reconcile.source.page`); None with an injected client, whose pages are
+        decoded and encoded again (tests)."""
+        return connect(self.cfg, raw=True) if self._raw_pages else None
 
     def classify(self, exc: BaseException) -> BaseException:
         """This client's exceptions as :class:`TransientError`, :class:`PitExpired` or :class:`SourceError`."""

@@ -63,7 +63,8 @@ def detect(cfg: SourceConfig) -> Source:
         extra={"event": "source_kind", "distribution": distribution, "version": number},
     )
     if distribution == "opensearch":
-        return OpenSearchSource(cfg, client, version=number)
+        # The probe's client came from cfg too: pages still get a raw-JSON client of their own.
+        return OpenSearchSource(cfg, client, version=number, raw_pages=True)
     client.close()
     from .elastic import ElasticSource
 

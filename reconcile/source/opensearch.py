@@ -196,12 +196,20 @@ class OpenSearchSource(ElasticSource):
     kind = "opensearch"
 
     def __init__(
-        self, cfg: SourceConfig, client: Any | None = None, version: str | None = None
+        self,
+        cfg: SourceConfig,
+        client: Any | None = None,
+        version: str | None = None,
+        *,
+        raw_pages: bool | None = None,
     ) -> None:
+        """``raw_pages``: read pages through a raw-JSON client built from ``cfg``; by
+        default only when no client is given. A caller that built ``client`` from ``cfg``
+        itself (``source.kind = auto``) passes True: pages are most of what is read."""
         self.cfg = cfg
         self.client = client if client is not None else connect(cfg)
         self.es = _Compat(self.client)
-        self._own_client = client is None
+        self._raw_pages = client is None if raw_pages is None else raw_pages
         self._version = version
         #: OpenSearch Serverless (SigV4 service ``aoss``): point in time, search_after and
         #: slices as on a domain, but no version to ask, no ISM and no ``_shard_doc``.
@@ -212,7 +220,7 @@ class OpenSearchSource(ElasticSource):
 
     @cached_property
     def page_es(self) -> Any | None:
-        return _Compat(connect(self.cfg, raw=True)) if self._own_client else None
+        return _Compat(connect(self.cfg, raw=True)) if self._raw_pages else None
 
     @property
     def version(self) -> tuple[int, int, int]:
