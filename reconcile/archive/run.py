@@ -126,13 +126,18 @@ class Archiver:
         return summary
 
     def live_counts(self, start: datetime, end: datetime) -> dict[Window, int]:
-        """What Elasticsearch holds per window now (one aggregation); empty if it cannot say."""
+        """What Elasticsearch holds per window now, in one request: a ``_count`` for a
+        single window (the cheapest question on any server; a histogram of one bucket
+        answers no more), one aggregation for more. Empty if it cannot say."""
+        wins = list(windows(start, end))
         try:
+            if len(wins) == 1:
+                return {wins[0]: self.source.count(wins[0])}
             hourly = self.source.hourly_counts(start, end)
         except ReconcileError as exc:
             log.warning("could not count the range in one request (%s): counting per window", exc)
             return {}
-        return {w: hourly.get(w) for w in windows(start, end)}
+        return {w: hourly.get(w) for w in wins}
 
     def archive_window(
         self,
