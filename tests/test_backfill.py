@@ -82,9 +82,16 @@ def test_ctrl_c_lets_running_windows_commit_and_a_rerun_resumes(
         "--format",
         "json",
     ]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
+    # A shell without job control starts background commands with SIGINT ignored, and an
+    # ignored signal stays ignored across exec: the CLI would never see the Ctrl-C. A handler
+    # is reset to the default on exec instead, so the child gets a SIGINT it can receive.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 120
     while not _committed(uri) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
