@@ -304,7 +304,7 @@ def worker_raw(a: argparse.Namespace) -> None:
     pit = es.open_point_in_time(index=a.index, keep_alive="5m")["id"]
 
     def read(slice_id: int) -> int:
-        # The same body as reconcile.source.elastic.PointInTime.pages.
+        # The same body as reconcile.source.reader.PointInTime.pages.
         body: dict[str, Any] = {
             "size": a.page_size,
             "query": json.loads(a.query),

@@ -51,6 +51,8 @@ class FaultProxy:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
     requests: int = 0
+    #: Every request passed on or answered: (method, path with query).
+    sent: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
@@ -62,6 +64,7 @@ class FaultProxy:
     def pick(self, method: str, path: str) -> Rule | None:
         with self.lock:
             self.requests += 1
+            self.sent.append((method, path))
             for rule in self.rules:
                 if rule.matches(method, path):
                     return rule

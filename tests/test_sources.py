@@ -5,6 +5,7 @@ what OpenSearch's own order and point-in-time bookkeeping look like."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from reconcile.archive.run import Archiver
 from reconcile.source.base import Slice, backing_from_resolve
 from reconcile.source.factory import AutoSource, open_source
 from reconcile.storage import open_store
-from tests.archive.conftest import NOW, W, manifest, read_rows, spec_for
+from tests.archive.conftest import NOW, W, gen, load, manifest, read_rows, spec_for
+from tests.faultproxy import FaultProxy, Rule, fault_proxy
 from tests.test_opensearch_unit import RESOLVE
 
 KIND = {"noida": "elasticsearch", "osmem": "opensearch"}
@@ -99,6 +101,68 @@ def test_point_in_time_reads_are_exact_under_ties_across_shards(
                 seen += [(h.index, h.id) for h in page.hits]
     assert len(seen) == len(set(seen)) == 1200
     assert sum(totals.values()) == 1200
+
+
+def read_requests(proxy: FaultProxy) -> Counter[str]:
+    """The proxy's requests by kind: point-in-time open and close (either server's API),
+    searches and counts."""
+
+    def kind(method: str, path: str) -> str:
+        path = path.partition("?")[0]
+        if path.endswith(("/_pit", "/_search/point_in_time")):
+            return "pit_open" if method == "POST" else "pit_close"
+        return path.rsplit("/", 1)[-1]
+
+    return Counter(kind(m, p) for m, p in proxy.sent)
+
+
+@pytest.mark.both_servers
+def test_a_window_of_one_page_is_read_by_one_search_without_a_point_in_time(
+    es: Any, es_url: str, index_prefix: str, tmp_path: Any
+) -> None:
+    # Exactly a page, over two 3-shard indexes with timestamps tied across shards: the
+    # boundary case, and a read that must not lose or repeat a hit.
+    tied(es, index_prefix, 300)
+    uri = str(tmp_path / "a")
+    with fault_proxy(es_url) as proxy:
+        spec = spec_for(proxy.url, index_prefix, uri, **{"source.page_size": 300})
+        result = Archiver(spec).archive_window(W, now=NOW)
+    assert result.status == "archived", result.message
+    rows = read_rows(open_store(uri))
+    assert len({(r["_index"], r["_id"]) for r in rows}) == len(rows) == 300
+    m = manifest(open_store(uri))
+    assert m is not None and m.source["count"] == m.source["count_live"] == 300
+    sent = read_requests(proxy)
+    assert sent["pit_open"] == sent["pit_close"] == 0
+    # Which indexes the window touches (one aggregation), then the one search of the window.
+    assert sent["_search"] == 2
+
+
+@pytest.mark.both_servers
+def test_a_window_grown_past_a_page_since_its_count_is_read_through_a_point_in_time(
+    es: Any, es_url: str, index_prefix: str, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The plan counted 50 (a window still filling when it was counted); the search finds
+    # 300, more than its page of 100: the window is read again through a point in time.
+    load(es, f"{index_prefix}one", gen(W, 300))
+    uri = str(tmp_path / "a")
+
+    def fewer(body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "count": 50}
+
+    caplog.set_level(logging.INFO, logger="reconcile.source.reader")
+    with fault_proxy(es_url) as proxy:
+        plan = proxy.add(Rule("rewrite", path="/_count", times=1, rewrite=fewer))
+        spec = spec_for(proxy.url, index_prefix, uri, **{"source.page_size": 100})
+        summary = Archiver(spec).archive(W.start, W.end, now=NOW)
+    (result,) = summary.results
+    assert plan.fired == 1
+    assert result.status == "archived" and result.rows == 300, result.message
+    rows = read_rows(open_store(uri))
+    assert len({r["_id"] for r in rows}) == len(rows) == 300
+    sent = read_requests(proxy)
+    assert sent["pit_open"] == sent["pit_close"] == 1
+    assert "more than a page of 100 since it was counted" in caplog.text
 
 
 @pytest.mark.both_servers

@@ -5,7 +5,8 @@ One window is the unit of work and of commit:
 1. finish or clean what a crashed run left for the window (see :func:`recover`);
 2. skip it when already committed (unless forced);
 3. open a point in time over the indexes it touches, count the window inside it, read it
-   in slices, write Parquet and quarantine files to ``_staging/<run>/``;
+   in slices, write Parquet and quarantine files to ``_staging/<run>/`` (a window counted
+   at no more than a page is read and counted by one search instead);
 4. verify: rows + quarantined must equal the point-in-time count, and Elasticsearch's
    live ``_count`` must still agree; otherwise nothing is committed;
 5. commit: write the manifest to staging (the commit point), then copy the files into the
@@ -21,6 +22,7 @@ import logging
 import secrets
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import Enum
@@ -30,7 +32,7 @@ from .. import __version__
 from ..durations import format_duration
 from ..errors import ConfigError, ReconcileError, SourceError, VerificationError
 from ..redact import mask_url
-from ..source.base import PitExpired, Source
+from ..source.base import PitExpired, Reader, Source
 from ..source.factory import open_source
 from ..storage import ObjectInfo, ObjectStore, UploadOptions, open_store
 from ..timewin import Window, utcnow, windows
@@ -338,7 +340,7 @@ class Archiver:
         t0 = time.monotonic()
         try:
             if touched:
-                with self.source.point_in_time(touched) as pit:
+                with self._reader(touched, approx) as pit:
                     self.progress.window_started(window, approx)
                     files, rejects, expected = self.stager.read_and_stage(
                         pit, window, schema, stage, approx, seen
@@ -378,6 +380,13 @@ class Archiver:
             late=max(0, rows + quarantined - previous.held) if previous is not None else 0,
             message=f"revision {manifest.revision}: {reason}" if previous is not None else "",
         )
+
+    def _reader(self, touched: list[str], approx: int) -> AbstractContextManager[Reader]:
+        """One search for a window counted at no more than a page and read as one slice;
+        a point in time otherwise (the open and close cost as much as the page)."""
+        if approx <= self.spec.source.page_size and len(self.stager.slices(approx)) == 1:
+            return self.source.one_search(touched)
+        return self.source.point_in_time(touched)
 
     def _untimed_in(self, index: str) -> int:
         if index not in self._untimed:

@@ -118,6 +118,11 @@ class Source(Protocol):
         """A point in time over ``indices``, closed on exit."""
         ...
 
+    def one_search(self, indices: list[str]) -> AbstractContextManager[Reader]:
+        """A read of a window counted at no more than a page: one search request (consistent
+        by itself), or a point in time if the window has outgrown the page; closed on exit."""
+        ...
+
     def index_lives(self) -> list[IndexLife] | None:
         """When each index of the pattern was created and is deleted by a lifecycle policy;
         ``None`` when the server has no lifecycle information."""

@@ -3,9 +3,11 @@
 Documents are read through a point in time with ``search_after`` on ``_shard_doc`` (the
 cheapest total order Elasticsearch offers), optionally split into slices read in parallel.
 The window's count is taken inside the same point in time, so it describes exactly the
-snapshot that was read. Throttling, 5xx, timeouts and dropped connections are retried
-with exponential backoff and jitter; an expired point in time is reported as
-:class:`PitExpired` so the caller can restart the window on a fresh one.
+snapshot that was read. A window counted at no more than a page is read by one search,
+consistent on its own, without the point in time's open and close (:mod:`.reader`).
+Throttling, 5xx, timeouts and dropped connections are retried with exponential backoff and
+jitter; an expired point in time is reported as :class:`PitExpired` so the caller can
+restart the window on a fresh one.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ from .base import (
     HISTOGRAM_HOURS,
     HourlyCounts,
     PitExpired,
-    Slice,
     backing_from_data_stream,
     cannot_aggregate,
 )
 from .config import SourceConfig
 from .credentials import from_environment
 from .page import Page, RawJson, decode_page
+from .reader import OneSearch, PointInTime
 from .retention import IndexLife, lives_from_ilm
 
 log = logging.getLogger(__name__)
@@ -348,7 +350,39 @@ class ElasticSource:
         )
         return int(resp["count"])
 
-    # -- point in time ------------------------------------------------------------------
+    # -- reading a window ---------------------------------------------------------------
+
+    def search_page(self, what: str, **body: Any) -> Page:
+        """One search request's hits as a :class:`Page` (a point-in-time page or a whole
+        window), through the raw-JSON page client when there is one."""
+        raw_client = self.page_es
+        if raw_client is None:  # an injected client: decode, then re-encode (tests)
+            resp = self.call(what, self.es.search, **body)
+            return decode_page(orjson.dumps(getattr(resp, "body", resp)), what)
+        resp = self.call(what, raw_client.search, **body)
+        return decode_page(getattr(resp, "body", resp), what)
+
+    def page_body(self, window: Window, sort: list[Any]) -> dict[str, Any]:
+        """The search body of a window's first page: its documents' ``_id``, ``_index``,
+        ``_source`` and timestamp docvalue, and the exact count of what it matches."""
+        ts = self.cfg.timestamp_field
+        return {
+            "size": self.cfg.page_size,
+            "query": self.window_query(window),
+            "sort": sort,
+            "docvalue_fields": [{"field": ts, "format": "epoch_millis"}],
+            "track_total_hits": True,
+        }
+
+    @contextmanager
+    def one_search(self, indices: list[str]) -> Iterator[OneSearch]:
+        """A read of a window counted at no more than a page: one search request, moving to
+        a point in time (closed on exit) only if the window has outgrown a page."""
+        reader = OneSearch(self, indices)
+        try:
+            yield reader
+        finally:
+            reader.close()
 
     @contextmanager
     def point_in_time(self, indices: list[str]) -> Iterator[PointInTime]:
@@ -364,101 +398,3 @@ class ElasticSource:
             yield pit
         finally:
             pit.close()
-
-
-class PointInTime:
-    """A point in time and the reads made through it."""
-
-    def __init__(self, source: ElasticSource, pit_id: str) -> None:
-        self.source = source
-        self.id = pit_id
-        self._closed = False
-
-    def sort(self) -> list[Any]:
-        """The total order of ``search_after``: ``_shard_doc`` (shard ordinal and Lucene doc
-        id, unique and stable within a point in time) is the cheapest one."""
-        return [{"_shard_doc": "asc"}]
-
-    def _search_page(self, what: str, pit_id: str, body: dict[str, Any]) -> Page:
-        src = self.source
-        pit = {"id": pit_id, "keep_alive": src.cfg.keep_alive}
-        raw_client = src.page_es
-        if raw_client is None:  # an injected client: decode, then re-encode (tests)
-            resp = src.call(what, src.es.search, pit=pit, **body)
-            return decode_page(orjson.dumps(getattr(resp, "body", resp)), what)
-        resp = src.call(what, raw_client.search, pit=pit, **body)
-        return decode_page(getattr(resp, "body", resp), what)
-
-    def pages(
-        self, window: Window, part: Slice | None = None, totals: dict[int, int] | None = None
-    ) -> Iterator[Page]:
-        """Pages of hits (``_id``, ``_index``, ``_source``, timestamp docvalue) of one slice.
-
-        The first request also counts the slice exactly (``totals[slice id]``), so the
-        window's point-in-time count costs no request of its own.
-        """
-        src = self.source
-        ts = src.cfg.timestamp_field
-        body: dict[str, Any] = {
-            "size": src.cfg.page_size,
-            "query": src.window_query(window),
-            "sort": self.sort(),
-            "docvalue_fields": [{"field": ts, "format": "epoch_millis"}],
-            "track_total_hits": True,
-        }
-        if part is not None and part.max > 1:
-            body["slice"] = {"id": part.id, "max": part.max}
-        pit_id = self.id
-        after: list[Any] | None = None
-        page_no = read = total = 0
-        while True:
-            if after is not None:
-                body["search_after"] = after
-            page = self._search_page(f"read {window.label} page {page_no}", pit_id, body)
-            pit_id = page.pit_id or pit_id
-            if page_no == 0:
-                body["track_total_hits"] = False
-                if page.total is None:
-                    raise SourceError(f"read {window.label}: the first page carries no total")
-                total = page.total
-                if totals is not None:
-                    totals[part.id if part else 0] = total
-            if not page.hits:
-                return
-            _check_order(page, after, window)
-            read += len(page)
-            after = page.last_sort
-            yield page
-            # Drop the page before fetching the next: one page per slice in memory, not two.
-            del page
-            if read >= total:
-                return  # the slice's exact count in this point in time is reached
-            page_no += 1
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.source.es.close_point_in_time(id=self.id)
-        except Exception as exc:  # an expired or already-closed PIT is fine to leave
-            log.debug("closing point in time failed: %s", exc)
-
-
-def _check_order(page: Page, after: list[Any] | None, window: Window) -> None:
-    """Refuse to go on when the sort values are not strictly increasing.
-
-    ``search_after`` is exact only under a total order: with ties, the documents after a
-    tied page boundary are skipped silently. Ties sort next to each other, so a tie inside a
-    page (or one equal to the previous page's last value) shows the order is not total.
-    """
-    prev = after
-    for h in page.hits:
-        cur = h.sort
-        if prev is not None and cur is not None and not cur > prev:
-            raise SourceError(
-                f"read {window.label}: sort values {prev} then {cur} are not strictly "
-                "increasing: the server's search_after order is not a total order, so pages "
-                "would skip documents (see docs/opensearch.md, source.tiebreak)"
-            )
-        prev = cur

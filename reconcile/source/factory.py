@@ -109,6 +109,9 @@ class AutoSource:
     def point_in_time(self, indices: list[str]) -> AbstractContextManager[Reader]:
         return self.impl.point_in_time(indices)
 
+    def one_search(self, indices: list[str]) -> AbstractContextManager[Reader]:
+        return self.impl.one_search(indices)
+
     def index_lives(self) -> list[IndexLife] | None:
         return self.impl.index_lives()
 

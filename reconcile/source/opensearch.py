@@ -33,8 +33,9 @@ from ..redact import mask_url
 from .base import PitExpired, backing_from_resolve
 from .config import SourceConfig
 from .credentials import from_environment
-from .elastic import RETRY_STATUS, ElasticSource, PointInTime
+from .elastic import RETRY_STATUS, ElasticSource
 from .page import RawJson
+from .reader import PointInTime
 from .retention import IndexLife, es_time
 
 log = logging.getLogger(__name__)
