@@ -10,9 +10,25 @@ from pathlib import Path
 def test_demo_finds_exactly_the_injected_incidents(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "reconcile", "--log-format", "json", "--log-level", "WARNING", "demo",
-         "--out", str(out), "--hours", "36", "--per-hour", "600"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "reconcile",
+            "--log-format",
+            "json",
+            "--log-level",
+            "WARNING",
+            "demo",
+            "--out",
+            str(out),
+            "--hours",
+            "36",
+            "--per-hour",
+            "600",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = proc.stdout
@@ -32,4 +48,7 @@ def test_demo_finds_exactly_the_injected_incidents(tmp_path: Path) -> None:
     html = (out / "report.html").read_text()
     assert "<svg" in html
     assert "S3 gateway VPC endpoint would carry it privately" in html  # the spike's drill-down
-    assert "healed (late logs re-archived)" in html and "late documents re-archived (revision 2" in html
+    assert (
+        "healed (late logs re-archived)" in html
+        and "late documents re-archived (revision 2" in html
+    )

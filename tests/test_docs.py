@@ -19,7 +19,9 @@ def test_configuration_reference_is_current() -> None:
 
 
 def test_cli_reference_is_current() -> None:
-    assert (ROOT / "docs" / "cli.md").read_text() == cli_md(), "docs/cli.md is stale: run python -m reconcile.docgen"
+    assert (ROOT / "docs" / "cli.md").read_text() == cli_md(), (
+        "docs/cli.md is stale: run python -m reconcile.docgen"
+    )
 
 
 def test_findings_reference_is_current() -> None:

@@ -82,9 +82,7 @@ def test_an_expired_lease_of_a_crashed_run_is_taken_over(
     es_url: str, six_hours: str, tmp_path: Path
 ) -> None:
     uri = str(tmp_path / "a")
-    Lease(open_store(uri), LEASE_KEY, "run lease").acquire(
-        ttl_s=0.01
-    )
+    Lease(open_store(uri), LEASE_KEY, "run lease").acquire(ttl_s=0.01)
     time.sleep(0.05)  # never released: the holder "died"
     report = run_job(_spec(es_url, six_hours, uri), now=NOW)
     assert report.archive.count("archived") == 3

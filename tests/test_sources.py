@@ -261,7 +261,5 @@ def test_a_date_nanos_timestamp_places_documents_in_windows_exactly(
     # The timestamp column stays milliseconds (Athena's timestamp); the nanoseconds survive,
     # exactly, in the bigint column beside it (docs/opensearch.md, "Nanosecond timestamps").
     assert rows[1]["@timestamp"].microsecond == 123_000
-    assert [r["@timestamp_nanos"] for r in rows] == [
-        iso_nanos(d["@timestamp"]) for d in docs[1:4]
-    ]
+    assert [r["@timestamp_nanos"] for r in rows] == [iso_nanos(d["@timestamp"]) for d in docs[1:4]]
     assert rows[1]["@timestamp_nanos"] % 1_000_000_000 == 123_456_789

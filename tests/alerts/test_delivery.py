@@ -41,7 +41,12 @@ def test_webhook_is_signed_per_standard_webhooks(tmp_path: Path, receiver: Recei
     inc = data["incident"]
     assert inc["hours"] == 2 and inc["since"] == "2026-11-20T02:00:00Z"
     assert inc["totals"] == {
-        "hours": 2, "expected": 2000, "archived": 1800, "ratio": 0.9, "indexed": None, "hops": []
+        "hours": 2,
+        "expected": 2000,
+        "archived": 1800,
+        "ratio": 0.9,
+        "indexed": None,
+        "hops": [],
     }
     assert [h["window_start"] for h in data["hours"]] == [
         "2026-11-20T02:00:00Z",

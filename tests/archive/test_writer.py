@@ -75,9 +75,7 @@ def test_slices_encode_one_row_group_at_a_time(
     kept, sink = keep(tmp_path)
     turn = threading.Lock() if shared else None
     cfg = ArchiveConfig()
-    writers = [
-        ParquetSliceWriter(SCHEMA, cfg, i, tmp_path, sink, 1 << 20, turn) for i in range(2)
-    ]
+    writers = [ParquetSliceWriter(SCHEMA, cfg, i, tmp_path, sink, 1 << 20, turn) for i in range(2)]
     start = threading.Barrier(2)
 
     def run(i: int) -> None:
