@@ -139,7 +139,7 @@ NOTES = [
     "left is that search and that count, about equal in cost.",
     "",
     "e93ceaf's demo took 94-104 s in the sandbox of 2026-12-01/02 (the same size: 2 "
-    "cores, 24 GiB) and 36-42 s here: absolute times move with the host, so the bench "
+    "cores, 24 GiB) and 36-49 s here: absolute times move with the host, so the bench "
     "alternates the two checkouts and compares them by their ratio.",
 ]
 
