@@ -116,8 +116,6 @@ class OneSearch:
         self.source = source
         self.indices = indices
         self._stack = ExitStack()
-        #: Whether the window outgrew its page and was read through a point in time.
-        self.moved_to_pit = False
 
     def pages(
         self, window: Window, part: Slice | None = None, totals: dict[int, int] | None = None
@@ -145,7 +143,6 @@ class OneSearch:
             len(page),
         )
         del page
-        self.moved_to_pit = True
         pit = self._stack.enter_context(src.point_in_time(self.indices))
         yield from pit.pages(window, part, totals)
 
