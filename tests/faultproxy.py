@@ -50,7 +50,6 @@ class Rule:
 class FaultProxy:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
-    requests: int = 0
     #: Every request passed on or answered: (method, path with query).
     sent: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,7 +62,6 @@ class FaultProxy:
 
     def pick(self, method: str, path: str) -> Rule | None:
         with self.lock:
-            self.requests += 1
             self.sent.append((method, path))
             for rule in self.rules:
                 if rule.matches(method, path):
