@@ -148,13 +148,13 @@ def measure(ref: str | None, n: int) -> tuple[list[DemoRun], list[str]]:
     """``n`` runs of each checkout, alternating; the runs and the checkouts' labels."""
     runs: list[DemoRun] = []
     with checkout(ref) as before, checkout(None) as now:
-        order = [before, now] if ref else [now]
+        order = [(co, label(co)) for co in ([before, now] if ref else [now])]
         for i in range(n):
-            for co in order:
-                r = run_once(co, sys.executable, label(co))
-                print(f"run {i + 1}/{n} {co.label}: rc {r.rc}, {r.total_s:.1f} s", flush=True)
+            for co, name in order:
+                r = run_once(co, sys.executable, name)
+                print(f"run {i + 1}/{n} {name}: rc {r.rc}, {r.total_s:.1f} s", flush=True)
                 runs.append(r)
-    return runs, [label(co) for co in order]
+    return runs, [name for _, name in order]
 
 
 def main(argv: list[str] | None = None) -> int:
