@@ -591,8 +591,8 @@ NOTES = [
     "that reads the window and counts it exactly in the same request (a window of more "
     "than a page, `source.page_size`, or of more than one slice is read as before through "
     "a point in time: open, one page per slice and per page, close), and the live `_count` "
-    "that verifies the archive against what Elasticsearch holds after reading. S3: the committed manifest (GET: skip, re-archive "
-    "or first revision), the data files and the staged manifest (PUT; the staged manifest "
+    "that verifies the archive against what Elasticsearch holds after reading. S3: the "
+    "committed manifest (GET: skip, re-archive or first revision), the data files and the staged manifest (PUT; the staged manifest "
     "is the commit point), one server-side COPY per file into the partition, one LIST of "
     "the partition (nothing staged missing, stale files found), the published manifest "
     "(PUT) and one multi-object DELETE of the stage. Mappings, data streams, untimed counts "
@@ -620,8 +620,8 @@ NOTES = [
     "read once per run and again only when a window brings a column it lacks; the "
     "scheduled run passes the manifests it read while planning to the archiver instead "
     "of reading each again. Not cut: the close of a point in time, where a window needs "
-    "one, and the live count (the guarantees), the LIST of the partition (stale files and orphans of any origin), and "
-    "the GET of each window's manifest (idempotence). The fixed cost per run grows by "
+    "one, and the live count (the guarantees), the LIST of the partition (stale files and "
+    "orphans of any origin), and the GET of each window's manifest (idempotence). The fixed cost per run grows by "
     "the two requests that moved there from every window (the listing of `_staging/` and "
     "the read of the table schema).",
     "",

@@ -74,7 +74,8 @@ def command(
     """Archive Elasticsearch hour windows to Parquet, verified against Elasticsearch's count.
 
     Each window [HH:00, HH+1:00) of --from..--to (exclusive) is read from one consistent
-    snapshot (a point in time; one search for a window of at most a page), written under <archive>/dt=YYYY-MM-DD/hour=HH/ and committed by _manifest.json.
+    snapshot (a point in time; one search for a window of at most a page), written under
+    <archive>/dt=YYYY-MM-DD/hour=HH/ and committed by _manifest.json.
     A window is archived once it has settled (--settle after its end). A committed window
     is archived again, as a new revision, when Elasticsearch now holds more documents for
     it (late arrivals); otherwise it is skipped unless --force. Exit 1 if any window failed.

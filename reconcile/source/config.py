@@ -33,7 +33,8 @@ class SourceConfig(BaseModel):
     filter: dict[str, Any] | None = None
     """Optional query DSL clause ANDed to the window, e.g. {"term": {"service": "hub"}}."""
     page_size: int = Field(5000, ge=1, le=10000)
-    """Documents per search_after page; a window counted at no more is read by one search, without a point in time."""
+    """Documents per search_after page; a window counted at no more is read by one search,
+    without a point in time."""
     slices: int = Field(4, ge=1, le=64)
     """Most point-in-time slices read in parallel for one window."""
     slice_min_docs: int = Field(100_000, ge=1)
